@@ -1,0 +1,51 @@
+"""Shared fixtures: the local OpenAI-compatible server, the llama-stack corpus, schema checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.openai_server import FakeOpenAIServer
+
+ROOT = Path(__file__).parent
+#: Real llama-stack recordings, read in place (CI has ../shared/corpus; a fresh clone may not).
+CORPUS_DIR = Path(os.environ.get("LLAMA_VCR_CORPUS", ROOT.parent / "shared" / "corpus" / "llama-stack"))
+#: A base URL nothing listens on: replay never connects, and matching ignores host and port.
+OFFLINE_BASE_URL = "http://127.0.0.1:9/v1"
+#: The fake key the example tests use; it must never appear in a recording.
+EXAMPLE_API_KEY = "sk-llama-vcr-example-0123456789abcdef"
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAIServer]:
+    """A fresh local OpenAI-compatible server on 127.0.0.1 (fresh ids in every response)."""
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_base_url(request: pytest.FixtureRequest, record_mode: str) -> Iterator[str]:
+    """For ``@pytest.mark.vcr`` examples: a live local server when recording, no server in replay."""
+    if record_mode == "none":
+        yield OFFLINE_BASE_URL
+        return
+    with FakeOpenAIServer() as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not (CORPUS_DIR / "MANIFEST.txt").is_file():
+        pytest.skip(f"llama-stack corpus not found at {CORPUS_DIR} (set LLAMA_VCR_CORPUS to its path)")
+    return CORPUS_DIR
+
+
+@pytest.fixture(scope="session")
+def recording_schema() -> object:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((ROOT / "llama_vcr" / "recording.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)

@@ -1,0 +1,59 @@
+"""Errors llama-vcr raises; each names the file, test or request and says how to fix it."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import openai
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+from ._canonical import canonical_request
+
+#: Messages of replay misses raised during the running test (shown in its report even if swallowed).
+MISSES: list[str] = []
+
+
+class LlamaVcrError(Exception):
+    """Base class of llama-vcr's own errors."""
+
+
+class RecordingError(LlamaVcrError):
+    """A recording file that cannot be read; it is never re-recorded over in replay mode."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(
+            f"llama-vcr: cannot load recording {self.path}: {problem}. "
+            "Fix the file, or delete it and re-record its test with --record-mode=once."
+        )
+
+
+def record_command(test_id: str | None, mode: str) -> str:
+    target = shlex.quote(test_id) if test_id else ""
+    return f"pytest {target} --record-mode={mode}".replace("  ", " ")
+
+
+class RecordingNotFound(CannotOverwriteExistingCassetteException, openai.OpenAIError):
+    """No recording matches a request and the record mode forbids recording it.
+
+    It subclasses ``openai.OpenAIError`` so that the OpenAI SDK re-raises it at once instead of
+    retrying and wrapping it in ``APIConnectionError("Connection error.")``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cassette = kwargs["cassette"]
+        persister = cassette._persister
+        describe = getattr(persister, "describe_miss", None)
+        if describe is None:  # a plain vcrpy cassette: keep vcrpy's own message
+            super().__init__(*args, **kwargs)
+            return
+        self.cassette = cassette
+        self.failed_request = kwargs["failed_request"]
+        self.similar_requests = []
+        self.reason = "no_match"
+        message = describe(canonical_request(self.failed_request, persister.codec.redactor), cassette)
+        MISSES.append(message)
+        Exception.__init__(self, message)

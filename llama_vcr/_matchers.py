@@ -1,0 +1,36 @@
+"""The comparator: vcrpy matchers over the canonical request form.
+
+``endpoint`` compares the URL path and the (redacted) query, ignoring scheme, host and port, so a
+changed ``base_url`` still replays; ``canonical_body`` compares bodies after canonicalisation, so
+key order, whitespace and float noise never cause a miss. Both raise ``AssertionError`` on a
+mismatch, as vcrpy expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._canonical import canonical_request
+from ._redact import DEFAULT_REDACTOR, Redactor
+
+Matcher = Callable[[Any, Any], None]
+
+#: The ``match_on`` llama-vcr configures by default.
+DEFAULT_MATCH_ON = ("method", "endpoint", "canonical_body")
+
+
+def make_matchers(redactor: Redactor = DEFAULT_REDACTOR) -> dict[str, Matcher]:
+    """The matchers to register with vcrpy, by name, for a redaction policy."""
+
+    def endpoint(r1: Any, r2: Any) -> None:
+        c1, c2 = canonical_request(r1, redactor), canonical_request(r2, redactor)
+        if c1.endpoint != c2.endpoint or c1.query != c2.query:
+            raise AssertionError(f"{c1.endpoint}{list(c1.query)} != {c2.endpoint}{list(c2.query)}")
+
+    def canonical_body(r1: Any, r2: Any) -> None:
+        c1, c2 = canonical_request(r1, redactor), canonical_request(r2, redactor)
+        if c1.body_key != c2.body_key:
+            raise AssertionError(f"canonical bodies differ: {c1.body_key[:200]} != {c2.body_key[:200]}")
+
+    return {"endpoint": endpoint, "canonical_body": canonical_body}

@@ -1,0 +1,93 @@
+"""Redaction: which request headers are kept and which query values are hidden.
+
+Request headers are dropped unless allowlisted, and a secret-looking name is never kept even if
+allowlisted. Query parameters are kept (they can select behaviour, e.g. ``api-version``) but the
+values of secret-looking ones become ``REDACTED``. Every function here is idempotent, because
+vcrpy runs ``before_record_request`` on live requests, on loaded ones and on every match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "REDACTED"
+
+#: Header names that are never written, whatever the configuration.
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "set-cookie",
+        "proxy-authorization",
+        "openai-organization",
+        "openai-project",
+    }
+)
+#: A header or query parameter whose name contains one of these is a secret.
+SECRET_NAME_PARTS = ("key", "token", "secret", "password", "signature", "credential")
+#: Query parameters that are secrets although their names look harmless.
+SECRET_QUERY_NAMES = frozenset({"sig", "auth", "code"})
+#: Request headers stored in a recording by default (all else is dropped).
+KEPT_REQUEST_HEADERS = frozenset({"content-type", "accept", "openai-beta", "anthropic-version", "anthropic-beta"})
+
+
+def _lower(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(name.lower() for name in names)
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """A redaction policy; ``extra_secrets`` and ``extra_headers`` come from the user's options."""
+
+    extra_secrets: frozenset[str] = field(default_factory=frozenset)
+    extra_headers: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_names(cls, secrets: Iterable[str] = (), headers: Iterable[str] = ()) -> Redactor:
+        return cls(_lower(secrets), _lower(headers))
+
+    def is_secret(self, name: str) -> bool:
+        name = name.lower()
+        return (
+            name in SECRET_HEADERS
+            or name in self.extra_secrets
+            or any(part in name for part in SECRET_NAME_PARTS)
+        )
+
+    def keeps_header(self, name: str) -> bool:
+        name = name.lower()
+        return (name in KEPT_REQUEST_HEADERS or name in self.extra_headers) and not self.is_secret(name)
+
+    def headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
+        """The allowlisted, non-secret headers, names lower-cased."""
+        return {name.lower(): value for name, value in headers.items() if self.keeps_header(name)}
+
+    def url(self, url: str) -> str:
+        """``url`` with secret query values (and any userinfo password) replaced by ``REDACTED``."""
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
+        if not parts.query and netloc == parts.netloc:
+            return url
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        hidden = [
+            (name, REDACTED if self.is_secret(name) or name.lower() in SECRET_QUERY_NAMES else value)
+            for name, value in pairs
+        ]
+        query = urlencode(hidden) if hidden != pairs else parts.query
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+    def request(self, request: Any) -> Any:
+        """A vcrpy ``before_record_request`` hook: redact ``request`` in place and return it."""
+        request.uri = self.url(request.uri)
+        request.headers = self.headers(request.headers)
+        return request
+
+
+DEFAULT_REDACTOR = Redactor()

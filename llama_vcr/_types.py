@@ -1,0 +1,154 @@
+"""The SDK type registry: which SDK class a response body (or each streamed chunk) is.
+
+A recording stores every typed value as an envelope ``{"__type__": "<module>.<QualName>",
+"__data__": <the JSON that came over the wire>}``. :func:`envelope` makes one (only if the data
+validates as that class; otherwise the plain JSON is kept) and :func:`revive` turns one back
+into the SDK's own object.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+TYPE_KEY = "__type__"
+DATA_KEY = "__data__"
+
+
+class UnknownTypeError(LookupError):
+    """An envelope names a class that cannot be imported."""
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """Response types for requests whose method and URL path match ``path`` (a regex, searched).
+
+    ``body`` types a whole JSON response, ``chunk`` each streamed event, and ``items`` the elements
+    of a list page's ``data`` array (the page itself has no importable class).
+    """
+
+    method: str
+    path: str
+    body: str | None = None
+    chunk: str | None = None
+    items: str | None = None
+
+    def matches(self, method: str, endpoint: str) -> bool:
+        return method == self.method and _compiled(self.path).search(endpoint) is not None
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+OPENAI_RULES = (
+    TypeRule(
+        "POST",
+        r"/chat/completions$",
+        body="openai.types.chat.chat_completion.ChatCompletion",
+        chunk="openai.types.chat.chat_completion_chunk.ChatCompletionChunk",
+    ),
+    TypeRule(
+        "POST",
+        r"/completions$",
+        body="openai.types.completion.Completion",
+        chunk="openai.types.completion.Completion",
+    ),
+    TypeRule("POST", r"/embeddings$", body="openai.types.create_embedding_response.CreateEmbeddingResponse"),
+    TypeRule("GET", r"/models$", items="openai.types.model.Model"),
+    TypeRule("GET", r"/models/[^/]+$", body="openai.types.model.Model"),
+)
+
+
+class TypeRegistry:
+    """An ordered list of :class:`TypeRule`; the first rule that matches a request wins."""
+
+    def __init__(self, rules: Iterable[TypeRule] = ()) -> None:
+        self._rules: list[TypeRule] = list(rules)
+
+    def register(self, rule: TypeRule) -> None:
+        """Add ``rule`` ahead of the existing ones, so a provider module can refine a default."""
+        self._rules.insert(0, rule)
+
+    def rule_for(self, method: str, endpoint: str) -> TypeRule | None:
+        return next((rule for rule in self._rules if rule.matches(method.upper(), endpoint)), None)
+
+
+REGISTRY = TypeRegistry(OPENAI_RULES)
+
+
+@lru_cache(maxsize=256)
+def import_type(type_name: str) -> type:
+    """The class named ``<module>.<QualName>``; raises :class:`UnknownTypeError`."""
+    module_name, _, qualname = type_name.rpartition(".")
+    while module_name:
+        try:
+            target: Any = importlib.import_module(module_name)
+        except ImportError:
+            module_name, _, head = module_name.rpartition(".")
+            qualname = f"{head}.{qualname}"
+            continue
+        try:
+            for attr in qualname.split("."):
+                target = getattr(target, attr)
+        except AttributeError:
+            break
+        if isinstance(target, type):
+            return target
+        break
+    raise UnknownTypeError(f"cannot import SDK type {type_name!r}")
+
+
+def type_name_of(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def envelope(data: Any, type_name: str | None) -> Any:
+    """``data`` wrapped in an envelope for ``type_name`` if it validates as that class, else ``data``."""
+    if type_name is None or not isinstance(data, dict):
+        return data
+    try:
+        import_type(type_name).model_validate(data)  # type: ignore[attr-defined]
+    except Exception:  # an optional SDK missing, or data the SDK would not accept
+        return data
+    return {TYPE_KEY: type_name, DATA_KEY: data}
+
+
+def is_envelope(value: Any) -> bool:
+    return isinstance(value, dict) and DATA_KEY in value
+
+
+def unwrap(value: Any) -> Any:
+    """The wire JSON inside an envelope (or ``value`` itself if it is plain JSON)."""
+    return value[DATA_KEY] if is_envelope(value) else value
+
+
+def revive(value: Any, *, strict: bool = False) -> Any:
+    """The SDK object an envelope stands for; lists are revived element by element.
+
+    Like llama-stack, falls back to ``model_construct`` and then to the raw data when validation
+    fails; with ``strict`` an unknown type raises :class:`UnknownTypeError` instead.
+    """
+    if isinstance(value, list):
+        return [revive(item, strict=strict) for item in value]
+    if not is_envelope(value) or value.get(TYPE_KEY) is None:
+        return unwrap(value)
+    data = value[DATA_KEY]
+    try:
+        cls: Any = import_type(value[TYPE_KEY])
+    except UnknownTypeError:
+        if strict:
+            raise
+        return data
+    try:
+        return cls.model_validate(data)
+    except Exception:
+        try:
+            return cls.model_construct(**data)
+        except Exception:
+            return data

@@ -1,0 +1,108 @@
+"""The recording format codec: vcrpy interaction <-> document, and back to wire bytes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+from vcr.request import Request
+
+from llama_vcr import CODEC, recording_name
+
+URL = "http://127.0.0.1:5000/v1/chat/completions?api-key=sekrit"
+HEADERS = {"Authorization": "Bearer sk-secret", "Content-Type": "application/json", "X-Stainless-Os": "Linux"}
+
+
+def _chunk(text: str | None) -> dict:
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+    }
+
+
+def _response(body: bytes, content_type: str, status: int = 200, **headers: str) -> dict:
+    all_headers = {"Content-Type": [content_type], "Set-Cookie": ["s=1"], **{k: [v] for k, v in headers.items()}}
+    return {"status": {"code": status, "message": "OK"}, "headers": all_headers, "body": {"string": body}}
+
+
+def _request(body: dict) -> Request:
+    return Request("POST", URL, json.dumps(body).encode(), HEADERS)
+
+
+def test_streams_become_one_envelope_per_event() -> None:
+    sse = b"".join(b"data: " + json.dumps(_chunk(t)).encode() + b"\n\n" for t in ["Hel", "lo"]) + b"data: [DONE]\n\n"
+    doc = CODEC.encode(_request({"model": "gpt-4o", "stream": True}), _response(sse, "text/event-stream"), "t::x")
+    response = doc["response"]
+    assert response["is_streaming"] is True and response["sse_done"] is True
+    assert [c["__type__"] for c in response["body"]] == ["openai.types.chat.chat_completion_chunk.ChatCompletionChunk"] * 2
+    assert [c["__data__"] for c in response["body"]] == [_chunk("Hel"), _chunk("lo")]
+    assert doc["request"]["model"] == "gpt-4o" and doc["request"]["endpoint"] == "/v1/chat/completions"
+    _, replay = CODEC.decode(doc)
+    events = [e for e in replay["body"]["string"].split(b"\n\n") if e]
+    assert events[-1] == b"data: [DONE]"
+    assert [json.loads(e[6:]) for e in events[:-1]] == [_chunk("Hel"), _chunk("lo")]
+
+
+def test_secrets_are_not_in_the_document() -> None:
+    doc = CODEC.encode(_request({"model": "m"}), _response(b"{}", "application/json"), "t::x")
+    text = CODEC.serialize(doc)
+    assert "sk-secret" not in text and "sekrit" not in text and "s=1" not in text
+    assert doc["request"]["headers"] == {"content-type": "application/json"}
+    assert doc["response"]["headers"] == {"content-type": "application/json"}
+
+
+def test_event_names_are_kept_and_replayed() -> None:
+    sse = b'event: message_start\ndata: {"type": "message_start"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'
+    doc = CODEC.encode(_request({}), _response(sse, "text/event-stream"), None)
+    assert [c["__event__"] for c in doc["response"]["body"]] == ["message_start", "ping"]
+    assert doc["response"]["sse_done"] is False
+    _, replay = CODEC.decode(doc)
+    assert replay["body"]["string"].startswith(b'event: message_start\ndata: {"type":"message_start"}\n\n')
+    assert b"[DONE]" not in replay["body"]["string"]
+
+
+def test_gzip_responses_are_stored_decoded() -> None:
+    payload = {"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 0, "owned_by": "o"}]}
+    response = _response(gzip.compress(json.dumps(payload).encode()), "application/json", **{"Content-Encoding": "gzip"})
+    doc = CODEC.encode(Request("GET", "http://h/v1/models", None, {}), response, None)
+    assert doc["response"]["body"]["data"][0]["__type__"] == "openai.types.model.Model"
+    assert "content-encoding" not in doc["response"]["headers"]
+    _, replay = CODEC.decode(doc)
+    assert json.loads(replay["body"]["string"]) == payload
+
+
+def test_errors_keep_status_and_plain_json() -> None:
+    error = {"error": {"message": "Rate limit", "type": "rate_limit_error", "code": None, "param": None}}
+    response = _response(json.dumps(error).encode(), "application/json", 429, **{"Retry-After": "0"})
+    doc = CODEC.encode(_request({"model": "m"}), response, None)
+    assert doc["response"]["status"] == 429 and doc["response"]["body"] == error
+    assert doc["response"]["headers"]["retry-after"] == "0"
+    _, replay = CODEC.decode(doc)
+    assert replay["status"]["code"] == 429
+
+
+@given(st.binary(max_size=64))
+def test_any_body_replays_byte_exact(body: bytes) -> None:
+    doc = CODEC.encode(_request({}), _response(body, "application/octet-stream"), None)
+    _, replay = CODEC.decode(CODEC.deserialize(CODEC.serialize(doc)))
+    assert replay["body"]["string"] == body
+
+
+@given(st.text(max_size=40))
+def test_text_bodies_replay_exactly(text: str) -> None:
+    doc = CODEC.encode(_request({}), _response(text.encode(), "text/plain"), None)
+    _, replay = CODEC.decode(doc)
+    assert replay["body"]["string"] == text.encode()
+
+
+def test_document_round_trip_keeps_the_name() -> None:
+    doc = CODEC.encode(_request({"model": "m", "temperature": 0.70000001}), _response(b"{}", "application/json"), "t")
+    assert doc["request"]["body"]["temperature"] == 0.7
+    request, _ = CODEC.decode(CODEC.deserialize(CODEC.serialize(doc)))
+    again = CODEC.encode(request, _response(b"{}", "application/json"), "t")
+    assert recording_name(again) == recording_name(doc)
