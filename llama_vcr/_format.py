@@ -39,7 +39,9 @@ class RecordingFormatError(ValueError):
 def recording_name(document: Mapping[str, Any]) -> str:
     """The file name a recording's content derives (``<sha256>.json``, ``<sha256>-<n>.json``)."""
     request = document["request"]
-    digest = request_hash(request["method"], endpoint_of(request["url"]), request["body"], document["test_id"])
+    digest = request_hash(
+        request["method"], endpoint_of(request["url"]), request["body"], document["test_id"]
+    )
     occurrence = document.get("occurrence", 1)
     return f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json"
 
@@ -150,10 +152,7 @@ def _stream_bytes(chunks: list[Any], done: bool) -> bytes:
     for chunk in chunks:
         if isinstance(chunk, dict) and chunk.get(EVENT_KEY) is not None:
             out += b"event: " + chunk[EVENT_KEY].encode("utf-8") + b"\n"
-        if _is_marked(chunk):
-            data = _body_bytes(chunk)
-        else:
-            data = _dump_json(unwrap(chunk))
+        data = _body_bytes(chunk) if _is_marked(chunk) else _dump_json(unwrap(chunk))
         out += b"data: " + data + b"\n\n"
     if done:
         out += b"data: [DONE]\n\n"
@@ -245,8 +244,10 @@ class RecordingCodec:
             url = urlunsplit((parts.scheme, parts.netloc, endpoint, parts.query, ""))
         request = Request(req["method"], url, body, dict(req.get("headers") or {}))
         resp = document["response"]
-        headers = {name: value if isinstance(value, list) else [value] for name, value in
-                   (resp.get("headers") or {}).items()}
+        headers = {
+            name: value if isinstance(value, list) else [value]
+            for name, value in (resp.get("headers") or {}).items()
+        }
         if resp.get("is_streaming"):
             data = _stream_bytes(resp.get("body") or [], bool(resp.get("sse_done", True)))
             headers.setdefault("content-type", ["text/event-stream; charset=utf-8"])
@@ -254,7 +255,11 @@ class RecordingCodec:
             data = _body_bytes(resp.get("body"))
             headers.setdefault("content-type", ["application/json"])
         status = int(resp.get("status", 200))
-        return request, {"status": {"code": status, "message": ""}, "headers": headers, "body": {"string": data}}
+        return request, {
+            "status": {"code": status, "message": ""},
+            "headers": headers,
+            "body": {"string": data},
+        }
 
 
 CODEC = RecordingCodec()

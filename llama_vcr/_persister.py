@@ -114,7 +114,9 @@ class RecordingPersister:
             from vcr.serializers import yamlserializer
 
             requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), yamlserializer)
-            return [(req, {**resp, SOURCE_KEY: str(path)}) for req, resp in zip(requests, responses, strict=True)]
+            return [
+                (req, {**resp, SOURCE_KEY: str(path)}) for req, resp in zip(requests, responses, strict=True)
+            ]
         if path.is_file():
             return [self._load_file(path)]
         raise RecordingError(path, "extra cassette named in @pytest.mark.vcr(...) does not exist")
@@ -128,7 +130,7 @@ class RecordingPersister:
         self._previous = set(files)
         interactions = [] if self.rewrite else [self._load_file(path) for path in files]
         for extra in self.extra_paths:
-            interactions.extend(self._load_extra(Path(extra)))
+            interactions.extend(self._load_extra(Path(os.path.normpath(extra))))
         if not interactions:
             raise CassetteNotFoundError(str(directory))
         return [request for request, _ in interactions], [response for _, response in interactions]
@@ -167,8 +169,11 @@ class RecordingPersister:
         """The message of a replay miss: which test, which request, where we looked, what to run."""
         directory = self._directory
         recorded = [canonical_request(r, self.codec.redactor) for r in cassette.requests]
-        same = sum(1 for r in recorded if (r.endpoint, r.query, r.body_key) == (request.endpoint, request.query,
-                                                                                     request.body_key))
+        same = sum(
+            1
+            for r in recorded
+            if (r.endpoint, r.query, r.body_key) == (request.endpoint, request.query, request.body_key)
+        )
         mode = getattr(cassette.record_mode, "value", cassette.record_mode)
         has_files = bool(directory and recording_files(directory))
         if same:
@@ -193,6 +198,6 @@ class RecordingPersister:
         lines += [
             "  to record it (needs the real API and key), run:",
             f"    {record_command(self.test_id, fix_mode)}",
-            f"  or re-record the whole test with --record-mode=rewrite.",
+            "  or re-record the whole test with --record-mode=rewrite.",
         ]
         return "\n".join(lines)

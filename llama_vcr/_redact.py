@@ -33,7 +33,9 @@ SECRET_NAME_PARTS = ("key", "token", "secret", "password", "signature", "credent
 #: Query parameters that are secrets although their names look harmless.
 SECRET_QUERY_NAMES = frozenset({"sig", "auth", "code"})
 #: Request headers stored in a recording by default (all else is dropped).
-KEPT_REQUEST_HEADERS = frozenset({"content-type", "accept", "openai-beta", "anthropic-version", "anthropic-beta"})
+KEPT_REQUEST_HEADERS = frozenset(
+    {"content-type", "accept", "openai-beta", "anthropic-version", "anthropic-beta"}
+)
 
 
 def _lower(names: Iterable[str]) -> frozenset[str]:

@@ -12,7 +12,7 @@ import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 TYPE_KEY = "__type__"
@@ -41,7 +41,7 @@ class TypeRule:
         return method == self.method and _compiled(self.path).search(endpoint) is not None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 

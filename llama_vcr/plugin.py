@@ -6,6 +6,7 @@ Installed through the ``pytest11`` entry point, so installing llama-vcr is enoug
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from typing import Any
 
@@ -64,10 +65,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _record_mode(item: pytest.Item) -> str:
     """The record mode pytest-recording uses for ``item`` (marker / ``vcr_config`` beat the CLI)."""
     merged: dict[str, Any] = {}
-    try:
+    with contextlib.suppress(AttributeError, pytest.FixtureLookupError):
         merged.update(item._request.getfixturevalue("vcr_config"))  # type: ignore[attr-defined]
-    except (AttributeError, pytest.FixtureLookupError):
-        pass
     for marker in reversed(list(item.iter_markers(name="vcr"))):
         merged.update(marker.kwargs)
     return str(merged.get("record_mode") or item.config.getoption("--record-mode") or "none")

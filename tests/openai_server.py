@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from gzip import compress as gzip_compress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
 __all__ = ["MODELS", "TOOL_ARGUMENTS", "FakeOpenAIServer", "Hit"]
 
@@ -106,10 +106,10 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = False
     owner: FakeOpenAIServer
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet when a client drops its connection; report anything else."""
         if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -138,10 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         status, payload, extra = owner._handle(self.command, self.path, headers, self._read_body())
         try:
-            if isinstance(payload, list):
-                self._stream(payload)
-            else:
-                self._json(status, payload, extra)
+            self._stream(payload) if isinstance(payload, list) else self._json(status, payload, extra)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -182,12 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"transfer-encoding": "chunked", "cache-control": "no-cache"}
         self._send_head(200, "text/event-stream; charset=utf-8", extra)
         for event in [*(json.dumps(c, separators=(",", ":")) for c in chunks), "[DONE]"]:
-            self._write_chunk(f"data: {event}\n\n".encode())
-        self._write_chunk(b"")
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+            data = f"data: {event}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))  # one HTTP/1.1 chunk per event
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
 
 class FakeOpenAIServer:
@@ -225,10 +220,10 @@ class FakeOpenAIServer:
         """How many TCP connections have been accepted (to check keep-alive reuse)."""
         return self._connections
 
-    def start(self) -> Self:
+    def start(self) -> FakeOpenAIServer:
         """Serve from a daemon thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+            self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
             self._thread.start()
         return self
 
@@ -245,7 +240,7 @@ class FakeOpenAIServer:
                 sock.shutdown(socket.SHUT_RDWR)
         self._httpd.server_close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -290,12 +285,10 @@ class FakeOpenAIServer:
         match = _ROUTE.fullmatch(path)
         route, rest = (match.group(1), match.group(2)) if match else ("", None)
         if method == "GET" and route == "models":
-            if rest is None:
-                return 200, {"object": "list", "data": MODELS}, {}
             model = next((m for m in MODELS if m["id"] == rest), None)
-            if model is None:
-                return 404, _error(f"The model '{rest}' does not exist", code="model_not_found"), {}
-            return 200, model, {}
+            if rest is None or model is not None:
+                return 200, model or {"object": "list", "data": MODELS}, {}
+            return 404, _error(f"The model '{rest}' does not exist", code="model_not_found"), {}
         builders = dict(zip(_POST_ROUTES, (self._chat, self._completion, self._embeddings), strict=True))
         if method != "POST" or route not in builders or rest is not None:
             return 404, _error(f"Invalid URL ({method} {path})"), {}
@@ -309,9 +302,9 @@ class FakeOpenAIServer:
         return 200, builders[route](request), {}
 
     def _rand(self, length: int, alphabet: str = _ALNUM) -> str:
-        if not self.vary_ids:
-            return ("fixed" + "0" * length)[:length]
-        return "".join(_RNG.choices(alphabet, k=length))
+        return (
+            "".join(_RNG.choices(alphabet, k=length)) if self.vary_ids else ("fixed" + "0" * length)[:length]
+        )
 
     def _base(self, prefix: str, obj: str, request: JSON) -> JSON:
         created = int(time.time()) if self.vary_ids else FIXED_CREATED
@@ -358,8 +351,8 @@ class FakeOpenAIServer:
         if call:
             start = {"index": 0, **call, "function": {**call["function"], "arguments": ""}}
             first: JSON = {"role": "assistant", "content": None, "tool_calls": [start], "refusal": None}
-            fragments = re.findall(r"\w+|\W+", TOOL_ARGUMENTS)
-            deltas = [{"tool_calls": [{"index": 0, "function": {"arguments": f}}]} for f in fragments]
+            parts = re.findall(r"\w+|\W+", TOOL_ARGUMENTS)
+            deltas: list[JSON] = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in parts]
         else:
             first = {"role": "assistant", "content": "", "refusal": None}
             deltas = [{"content": piece} for piece in _pieces(text or "")]

@@ -15,10 +15,14 @@ from llama_vcr._canonical import parse_body
 
 SEED = "responses/recordings/3e85d726f8264678af4b790643e62ec7480fd71c5a581a7b898d8c721cafacda.json"
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -89,7 +93,13 @@ def test_host_port_and_scheme_are_not_part_of_the_canonical_form() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(None, None), (b"", None), (b'{"a": 1}', {"a": 1}), (b"plain text", "plain text"), (b"\xff\x00", {"__bytes__": "/wA="})],
+    [
+        (None, None),
+        (b"", None),
+        (b'{"a": 1}', {"a": 1}),
+        (b"plain text", "plain text"),
+        (b"\xff\x00", {"__bytes__": "/wA="}),
+    ],
 )
 def test_body_parsing(raw: bytes | None, expected: object) -> None:
     assert parse_body(raw) == expected

@@ -26,7 +26,11 @@ def _chunk(text: str | None) -> dict:
 
 
 def _response(body: bytes, content_type: str, status: int = 200, **headers: str) -> dict:
-    all_headers = {"Content-Type": [content_type], "Set-Cookie": ["s=1"], **{k: [v] for k, v in headers.items()}}
+    all_headers = {
+        "Content-Type": [content_type],
+        "Set-Cookie": ["s=1"],
+        **{k: [v] for k, v in headers.items()},
+    }
     return {"status": {"code": status, "message": "OK"}, "headers": all_headers, "body": {"string": body}}
 
 
@@ -35,11 +39,18 @@ def _request(body: dict) -> Request:
 
 
 def test_streams_become_one_envelope_per_event() -> None:
-    sse = b"".join(b"data: " + json.dumps(_chunk(t)).encode() + b"\n\n" for t in ["Hel", "lo"]) + b"data: [DONE]\n\n"
-    doc = CODEC.encode(_request({"model": "gpt-4o", "stream": True}), _response(sse, "text/event-stream"), "t::x")
+    sse = (
+        b"".join(b"data: " + json.dumps(_chunk(t)).encode() + b"\n\n" for t in ["Hel", "lo"])
+        + b"data: [DONE]\n\n"
+    )
+    doc = CODEC.encode(
+        _request({"model": "gpt-4o", "stream": True}), _response(sse, "text/event-stream"), "t::x"
+    )
     response = doc["response"]
     assert response["is_streaming"] is True and response["sse_done"] is True
-    assert [c["__type__"] for c in response["body"]] == ["openai.types.chat.chat_completion_chunk.ChatCompletionChunk"] * 2
+    assert [c["__type__"] for c in response["body"]] == [
+        "openai.types.chat.chat_completion_chunk.ChatCompletionChunk"
+    ] * 2
     assert [c["__data__"] for c in response["body"]] == [_chunk("Hel"), _chunk("lo")]
     assert doc["request"]["model"] == "gpt-4o" and doc["request"]["endpoint"] == "/v1/chat/completions"
     _, replay = CODEC.decode(doc)
@@ -68,7 +79,9 @@ def test_event_names_are_kept_and_replayed() -> None:
 
 def test_gzip_responses_are_stored_decoded() -> None:
     payload = {"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 0, "owned_by": "o"}]}
-    response = _response(gzip.compress(json.dumps(payload).encode()), "application/json", **{"Content-Encoding": "gzip"})
+    response = _response(
+        gzip.compress(json.dumps(payload).encode()), "application/json", **{"Content-Encoding": "gzip"}
+    )
     doc = CODEC.encode(Request("GET", "http://h/v1/models", None, {}), response, None)
     assert doc["response"]["body"]["data"][0]["__type__"] == "openai.types.model.Model"
     assert "content-encoding" not in doc["response"]["headers"]
@@ -101,7 +114,9 @@ def test_text_bodies_replay_exactly(text: str) -> None:
 
 
 def test_document_round_trip_keeps_the_name() -> None:
-    doc = CODEC.encode(_request({"model": "m", "temperature": 0.70000001}), _response(b"{}", "application/json"), "t")
+    doc = CODEC.encode(
+        _request({"model": "m", "temperature": 0.70000001}), _response(b"{}", "application/json"), "t"
+    )
     assert doc["request"]["body"]["temperature"] == 0.7
     request, _ = CODEC.decode(CODEC.deserialize(CODEC.serialize(doc)))
     again = CODEC.encode(request, _response(b"{}", "application/json"), "t")

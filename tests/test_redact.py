@@ -40,7 +40,11 @@ def test_userinfo_in_url_is_redacted() -> None:
     assert DEFAULT_REDACTOR.url("https://user:pw@host/v1/models") == f"https://{REDACTED}@host/v1/models"
 
 
-@given(st.dictionaries(st.sampled_from(["key", "api_key", "q", "token", "v", "sig"]), st.text(min_size=1), max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["key", "api_key", "q", "token", "v", "sig"]), st.text(min_size=1), max_size=5
+    )
+)
 def test_redaction_is_idempotent_and_never_causes_a_miss(params: dict[str, str]) -> None:
     from urllib.parse import urlencode
 

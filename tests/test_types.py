@@ -28,7 +28,9 @@ CHUNK = {
         ("GET", "/v1/models/gpt-4o", False, Model),
     ],
 )
-def test_registry_maps_endpoints_to_sdk_classes(method: str, endpoint: str, streaming: bool, expected: type) -> None:
+def test_registry_maps_endpoints_to_sdk_classes(
+    method: str, endpoint: str, streaming: bool, expected: type
+) -> None:
     rule = REGISTRY.rule_for(method, endpoint)
     assert rule is not None
     name = rule.chunk if streaming else rule.body
@@ -47,7 +49,10 @@ def test_unknown_endpoints_have_no_type() -> None:
 
 def test_envelope_revives_into_the_sdk_class() -> None:
     value = envelope(CHUNK, type_name_of(ChatCompletionChunk))
-    assert value == {"__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk", "__data__": CHUNK}
+    assert value == {
+        "__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk",
+        "__data__": CHUNK,
+    }
     chunk = revive(value)
     assert isinstance(chunk, ChatCompletionChunk) and chunk.choices[0].delta.content == "Hi"
 
@@ -59,7 +64,7 @@ def test_data_that_does_not_validate_is_kept_plain() -> None:
 def test_unknown_type_falls_back_to_data_or_raises_when_strict() -> None:
     value = {"__type__": "nowhere.module.Thing", "__data__": {"a": 1}}
     assert revive(value) == {"a": 1}
-    with pytest.raises(UnknownTypeError, match="nowhere.module.Thing"):
+    with pytest.raises(UnknownTypeError, match=r"nowhere\.module\.Thing"):
         revive(value, strict=True)
 
 
