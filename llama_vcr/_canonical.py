@@ -12,10 +12,12 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from ._normalize import IdMap
 from ._redact import DEFAULT_REDACTOR, Redactor
 
 JSONValue = Any
@@ -89,21 +91,107 @@ class CanonicalRequest:
         return request_hash(self.method, self.endpoint, self.body, test_id)
 
 
-def canonical_request(request: Any, redactor: Redactor = DEFAULT_REDACTOR) -> CanonicalRequest:
-    """The canonical form of a vcrpy ``Request``, computed once and cached on the object."""
+_DELETE = object()
+
+
+def _rewrite(value: JSONValue, parts: Sequence[str], replacement: Any) -> JSONValue:
+    """``value`` with the dotted path ``parts`` (``*`` = any key or index) deleted or replaced."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(value, dict):
+        keys = list(value) if head == "*" else [head] if head in value else []
+    elif isinstance(value, list) and (head == "*" or head.isdigit()):
+        keys = list(range(len(value))) if head == "*" else [int(head)] if int(head) < len(value) else []
+    else:
+        return value
+    if not keys:
+        return value
+    out = dict(value) if isinstance(value, dict) else list(value)
+    for key in reversed(keys):  # reversed: deleting list items keeps earlier indexes valid
+        if rest:
+            out[key] = _rewrite(out[key], rest, replacement)
+        elif replacement is _DELETE:
+            del out[key]
+        else:
+            out[key] = replacement
+    return out
+
+
+@dataclass(frozen=True)
+class BodyRules:
+    """Request-body paths a user declared volatile: ``ignore`` drops them, ``replace`` fixes them.
+
+    Paths are dotted (``metadata.trace_id``, ``messages.*.name``); they apply to matching and to
+    the stored body alike, so a file's name still derives from its content.
+    """
+
+    ignore: tuple[str, ...] = ()
+    replace: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_config(cls, ignore: Iterable[str] = (), replace: Mapping[str, Any] | None = None) -> BodyRules:
+        return cls(tuple(ignore), tuple((replace or {}).items()))
+
+    def __bool__(self) -> bool:
+        return bool(self.ignore or self.replace)
+
+    def apply(self, body: JSONValue) -> JSONValue:
+        for path in self.ignore:
+            body = _rewrite(body, path.split("."), _DELETE)
+        for path, replacement in self.replace:
+            body = _rewrite(body, path.split("."), replacement)
+        return body
+
+
+@dataclass(frozen=True)
+class Canonicalizer:
+    """How requests are reduced to their canonical form: redaction plus the user's body rules."""
+
+    redactor: Redactor = DEFAULT_REDACTOR
+    rules: BodyRules = BodyRules()
+
+    def __call__(self, request: Any, ids: IdMap | None = None) -> CanonicalRequest:
+        return canonical_request(request, self, ids)
+
+
+DEFAULT_CANONICALIZER = Canonicalizer()
+
+
+def canonical_request(
+    request: Any, canonicalizer: Canonicalizer = DEFAULT_CANONICALIZER, ids: IdMap | None = None
+) -> CanonicalRequest:
+    """The canonical form of a vcrpy ``Request``: redacted, normalised, ids mapped to stable ones.
+
+    It is cached on the request object (requests are matched many times) until the body, the
+    URL, the canonicalizer or the id map changes.
+    """
+    body_bytes, n_ids = request._body, len(ids) if ids is not None else -1
     cached = request.__dict__.get(_CACHE_ATTR)
-    if cached is not None and cached[0] is request._body and cached[1] == request.uri:
-        return cached[2]
-    url = redactor.url(request.uri)
+    if cached is not None:
+        (c_body, c_uri, c_canonicalizer, c_ids), canonical = cached
+        if (
+            c_body is body_bytes
+            and c_uri == request.uri
+            and c_canonicalizer is canonicalizer
+            and c_ids == n_ids
+        ):
+            return canonical
+    url = canonicalizer.redactor.url(request.uri)
     parts = urlsplit(url)
-    body = normalize_body(parse_body(request._body))
+    body = normalize_body(parse_body(body_bytes))
+    if canonicalizer.rules:
+        body = canonicalizer.rules.apply(body)
+    path = parts.path or "/"
+    if ids is not None and len(ids):
+        body = ids.apply(body)
+        path = ids.apply_path(path)
+        url = urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
     canonical = CanonicalRequest(
         method=request.method.upper(),
         url=url,
-        endpoint=parts.path or "/",
+        endpoint=path,
         query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
         body=body,
         body_key=json.dumps(body, sort_keys=True, separators=(",", ":")),
     )
-    request.__dict__[_CACHE_ATTR] = (request._body, request.uri, canonical)
+    request.__dict__[_CACHE_ATTR] = ((body_bytes, request.uri, canonicalizer, n_ids), canonical)
     return canonical

@@ -9,8 +9,6 @@ from typing import Any
 import openai
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from ._canonical import canonical_request
-
 #: Messages of replay misses raised during the running test (shown in its report even if swallowed).
 MISSES: list[str] = []
 
@@ -54,6 +52,6 @@ class RecordingNotFound(CannotOverwriteExistingCassetteException, openai.OpenAIE
         self.failed_request = kwargs["failed_request"]
         self.similar_requests = []
         self.reason = "no_match"
-        message = describe(canonical_request(self.failed_request, persister.codec.redactor), cassette)
+        message = describe(persister.canonical(self.failed_request), cassette)
         MISSES.append(message)
         Exception.__init__(self, message)

@@ -17,8 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from vcr.request import Request
 
-from ._canonical import canonical_request, endpoint_of, request_hash
-from ._redact import DEFAULT_REDACTOR, Redactor
+from ._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of, request_hash
+from ._normalize import REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
+from ._redact import Redactor
 from ._types import DATA_KEY, REGISTRY, TypeRegistry, TypeRule, envelope, is_envelope, unwrap
 
 TEXT_KEY = "__text__"
@@ -34,6 +35,11 @@ KEPT_RESPONSE_HEADERS = frozenset(
 
 class RecordingFormatError(ValueError):
     """A document that is not a valid recording."""
+
+
+def stable_base(digest: str, occurrence: int = 1) -> str:
+    """The stable id a recording's first response id becomes: ``rec-<12 hex>[_<occurrence>]``."""
+    return f"rec-{digest[:12]}" if occurrence == 1 else f"rec-{digest[:12]}_{occurrence}"
 
 
 def recording_name(document: Mapping[str, Any]) -> str:
@@ -172,8 +178,13 @@ def _header_value(values: Any) -> Any:
 class RecordingCodec:
     """The llama-vcr serializer: registered with vcrpy as ``"llama_vcr"``."""
 
-    redactor: Redactor = field(default_factory=lambda: DEFAULT_REDACTOR)
+    canonicalizer: Canonicalizer = DEFAULT_CANONICALIZER
     registry: TypeRegistry = field(default_factory=lambda: REGISTRY)
+    normalizer: Normalizer = field(default_factory=Normalizer)
+
+    @property
+    def redactor(self) -> Redactor:
+        return self.canonicalizer.redactor
 
     # vcrpy's serializer protocol (text <-> data), here for one recording document.
     def serialize(self, document: Mapping[str, Any]) -> str:
@@ -187,9 +198,20 @@ class RecordingCodec:
             raise RecordingFormatError("not a recording: no 'response' object")
         return document
 
-    def encode(self, request: Request, response: Mapping[str, Any], test_id: str | None) -> dict[str, Any]:
-        """The document for one interaction (request redacted and canonical, response typed)."""
-        canonical = canonical_request(request, self.redactor)
+    def encode(
+        self,
+        request: Request,
+        response: Mapping[str, Any],
+        test_id: str | None,
+        *,
+        ids: IdMap | None = None,
+        occurrence: int = 1,
+    ) -> dict[str, Any]:
+        """The document for one interaction: request redacted and canonical, response typed and
+        normalised. ``ids`` is the test's id map (new ids are added to it); ``occurrence`` is the
+        n-th time this request hash is stored in the test."""
+        ids = IdMap() if ids is None else ids
+        canonical = self.canonicalizer(request, ids)
         headers = {
             name.lower(): _header_value(values) for name, values in response.get("headers", {}).items()
         }
@@ -212,8 +234,17 @@ class RecordingCodec:
                 value = _encode_json(value, rule)
             stored = {"body": value, "is_streaming": False}
         kept = {name: value for name, value in headers.items() if name in KEPT_RESPONSE_HEADERS}
-        return {
-            "test_id": test_id,
+        base = stable_base(canonical.hash(test_id), occurrence)
+        stored["body"] = self.normalizer.response(
+            stored["body"], ids, base, request_strings(canonical.body, canonical.endpoint)
+        )
+        for name in REQUEST_ID_HEADERS:
+            if name in kept:
+                kept[name] = f"req_{base}"
+        document: dict[str, Any] = {"test_id": test_id}
+        if occurrence > 1:
+            document["occurrence"] = occurrence
+        document |= {
             "request": {
                 "method": canonical.method,
                 "url": canonical.url,
@@ -224,6 +255,7 @@ class RecordingCodec:
             },
             "response": {**stored, "status": status, "headers": kept},
         }
+        return document
 
     def decode(self, document: Mapping[str, Any]) -> tuple[Request, dict[str, Any]]:
         """The vcrpy ``(Request, response)`` pair a document replays as."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._canonical import canonical_request
-from ._redact import DEFAULT_REDACTOR, Redactor
+from ._canonical import CanonicalRequest, canonical_request
 
 Matcher = Callable[[Any, Any], None]
 
@@ -20,16 +19,16 @@ Matcher = Callable[[Any, Any], None]
 DEFAULT_MATCH_ON = ("method", "endpoint", "canonical_body")
 
 
-def make_matchers(redactor: Redactor = DEFAULT_REDACTOR) -> dict[str, Matcher]:
-    """The matchers to register with vcrpy, by name, for a redaction policy."""
+def make_matchers(canonical: Callable[[Any], CanonicalRequest] = canonical_request) -> dict[str, Matcher]:
+    """The matchers to register with vcrpy, by name, over a canonical-form function."""
 
     def endpoint(r1: Any, r2: Any) -> None:
-        c1, c2 = canonical_request(r1, redactor), canonical_request(r2, redactor)
+        c1, c2 = canonical(r1), canonical(r2)
         if c1.endpoint != c2.endpoint or c1.query != c2.query:
             raise AssertionError(f"{c1.endpoint}{list(c1.query)} != {c2.endpoint}{list(c2.query)}")
 
     def canonical_body(r1: Any, r2: Any) -> None:
-        c1, c2 = canonical_request(r1, redactor), canonical_request(r2, redactor)
+        c1, c2 = canonical(r1), canonical(r2)
         if c1.body_key != c2.body_key:
             raise AssertionError(f"canonical bodies differ: {c1.body_key[:200]} != {c2.body_key[:200]}")
 

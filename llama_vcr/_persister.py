@@ -16,14 +16,18 @@ from typing import Any
 
 from pytest_recording._vcr import CombinedPersister
 from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.record_mode import RecordMode
 from vcr.serialize import deserialize
 
-from ._canonical import CanonicalRequest, canonical_request
+from ._canonical import CanonicalRequest
 from ._errors import RecordingError, record_command
 from ._format import RecordingCodec, RecordingFormatError, recording_name
+from ._normalize import IdMap
 
 #: Key under which a loaded response remembers the file it came from.
 SOURCE_KEY = "_llama_vcr_source"
+#: Key under which a response recorded now carries its encoded document.
+DOCUMENT_KEY = "_llama_vcr_document"
 #: Suffixes pytest-recording's path transformer appends to a cassette name.
 CASSETTE_SUFFIXES = (".llama_vcr", ".yaml")
 
@@ -93,8 +97,15 @@ class RecordingPersister:
     test_id: str | None = None
     extra_paths: Sequence[str] = ()
     rewrite: bool = False
+    ids: IdMap = field(default_factory=IdMap, init=False)
     _previous: set[Path] = field(default_factory=set, init=False)
     _directory: Path | None = field(default=None, init=False)
+    _taken: set[str] = field(default_factory=set, init=False)
+    _recording: bool = field(default=False, init=False)
+
+    def canonical(self, request: Any) -> CanonicalRequest:
+        """``request`` in canonical form, through this test's id map."""
+        return self.codec.canonicalizer(request, self.ids)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -128,12 +139,31 @@ class RecordingPersister:
         self._directory = directory
         files = recording_files(directory)
         self._previous = set(files)
+        self._taken = set() if self.rewrite else {path.name for path in files}
         interactions = [] if self.rewrite else [self._load_file(path) for path in files]
         for extra in self.extra_paths:
             interactions.extend(self._load_extra(Path(os.path.normpath(extra))))
         if not interactions:
             raise CassetteNotFoundError(str(directory))
         return [request for request, _ in interactions], [response for _, response in interactions]
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def recorded(self, cassette: Any, request: Any, response: dict[str, Any]) -> None:
+        """Encode an interaction the moment it is recorded, so its ids are mapped from now on."""
+        if SOURCE_KEY in response or not isinstance(cassette._serializer, RecordingCodec):
+            return
+        if not self._recording:
+            self._recording = True
+            if cassette.record_mode == RecordMode.ALL:
+                self._taken = set()  # "all" re-records every request: loaded files get replaced
+        digest = self.canonical(request).hash(self.test_id)
+        occurrence = 1
+        while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in self._taken:
+            occurrence += 1
+        document = self.codec.encode(request, response, self.test_id, ids=self.ids, occurrence=occurrence)
+        self._taken.add(recording_name(document))
+        response[DOCUMENT_KEY] = document
 
     # -- saving ----------------------------------------------------------------------------------
 
@@ -147,12 +177,13 @@ class RecordingPersister:
         for request, response in zip(cassette_dict["requests"], cassette_dict["responses"], strict=True):
             source = response.get(SOURCE_KEY)
             if source is None:
-                new.append(serializer.encode(request, response, self.test_id))
+                document = response.get(DOCUMENT_KEY)
+                new.append(document or serializer.encode(request, response, self.test_id, ids=self.ids))
             elif Path(source).parent == directory:
                 kept.add(Path(source))
         taken = {path.name for path in kept}
         for document in new:
-            occurrence = 1
+            occurrence = document.get("occurrence", 1)
             while (name := recording_name({**document, "occurrence": occurrence})) in taken:
                 occurrence += 1
             if occurrence > 1:
@@ -168,7 +199,7 @@ class RecordingPersister:
     def describe_miss(self, request: CanonicalRequest, cassette: Any) -> str:
         """The message of a replay miss: which test, which request, where we looked, what to run."""
         directory = self._directory
-        recorded = [canonical_request(r, self.codec.redactor) for r in cassette.requests]
+        recorded = [self.canonical(r) for r in cassette.requests]
         same = sum(
             1
             for r in recorded

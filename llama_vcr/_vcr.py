@@ -9,6 +9,7 @@ from typing import Any
 from vcr import VCR
 from vcr.errors import CannotOverwriteExistingCassetteException
 
+from ._cassette import use_recording_cassettes
 from ._errors import RecordingNotFound
 from ._format import RecordingCodec
 from ._matchers import DEFAULT_MATCH_ON, make_matchers
@@ -27,12 +28,13 @@ def configure_vcr(
     pytest-recording registers its own ``CombinedPersister`` for extra cassettes named in
     ``@pytest.mark.vcr("a", "b")``; its ``extra_paths`` are carried over so they keep working.
     """
-    vcr.register_serializer(SERIALIZER_NAME, codec)
-    for name, matcher in make_matchers(codec.redactor).items():
-        vcr.register_matcher(name, matcher)
     extra_paths: Sequence[str] = getattr(vcr.persister, "extra_paths", ())
     persister = RecordingPersister(codec, test_id=test_id, extra_paths=list(extra_paths), rewrite=rewrite)
+    vcr.register_serializer(SERIALIZER_NAME, codec)
+    for name, matcher in make_matchers(persister.canonical).items():
+        vcr.register_matcher(name, matcher)
     vcr.register_persister(persister)
+    use_recording_cassettes(vcr)
     vcr.serializer = SERIALIZER_NAME
     vcr.match_on = DEFAULT_MATCH_ON
     vcr.before_record_request = codec.redactor.request

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from vcr import VCR
 
 from . import _fixtures
+from ._canonical import BodyRules, Canonicalizer
 from ._errors import MISSES
 from ._format import RecordingCodec
+from ._normalize import Normalizer
 from ._redact import Redactor
 from ._vcr import configure_vcr, install_miss_error, uninstall_miss_error
 
@@ -36,6 +39,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "llama_vcr_ignore_body_paths",
+        "Request body paths (dotted, * = any) left out of matching and of stored bodies.",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "llama_vcr_volatile_fields",
+        "Extra response fields normalised at write time (numbers -> 0, strings -> '').",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "llama_vcr_stable_fields",
+        "Default volatile response fields to keep as recorded ('id' keeps ids unmapped).",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "llama_vcr_keep_headers",
         "Extra request header names to store in recordings (secret-looking names are still dropped).",
         type="linelist",
@@ -45,7 +66,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     redactor = Redactor.from_names(config.getini("llama_vcr_redact"), config.getini("llama_vcr_keep_headers"))
-    config.stash[CODEC_KEY] = RecordingCodec(redactor=redactor)
+    normalizer = Normalizer.configured(
+        config.getini("llama_vcr_volatile_fields"), config.getini("llama_vcr_stable_fields")
+    )
+    config.stash[CODEC_KEY] = RecordingCodec(Canonicalizer(redactor), normalizer=normalizer)
     # Registered now, after pytest-recording, so that these fixtures override its defaults.
     if not config.pluginmanager.has_plugin("llama_vcr.fixtures"):
         config.pluginmanager.register(_fixtures, "llama_vcr.fixtures")
@@ -62,21 +86,32 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     MISSES.clear()
 
 
-def _record_mode(item: pytest.Item) -> str:
-    """The record mode pytest-recording uses for ``item`` (marker / ``vcr_config`` beat the CLI)."""
+def _merged_config(item: pytest.Item) -> dict[str, Any]:
+    """``vcr_config`` updated by the ``vcr`` markers' kwargs, as pytest-recording merges them."""
     merged: dict[str, Any] = {}
     with contextlib.suppress(AttributeError, pytest.FixtureLookupError):
         merged.update(item._request.getfixturevalue("vcr_config"))  # type: ignore[attr-defined]
     for marker in reversed(list(item.iter_markers(name="vcr"))):
         merged.update(marker.kwargs)
-    return str(merged.get("record_mode") or item.config.getoption("--record-mode") or "none")
+    return merged
+
+
+def _test_codec(config: pytest.Config, merged: dict[str, Any]) -> RecordingCodec:
+    """The session's codec, with this test's ``ignore_body_paths`` / ``replace_body_paths``."""
+    codec = config.stash[CODEC_KEY]
+    ignore = [*config.getini("llama_vcr_ignore_body_paths"), *merged.get("ignore_body_paths", ())]
+    rules = BodyRules.from_config(ignore, merged.get("replace_body_paths"))
+    if not rules:
+        return codec
+    return replace(codec, canonicalizer=Canonicalizer(codec.redactor, rules))
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     item = config.stash.get(ITEM_KEY, None)
+    merged = _merged_config(item) if item is not None else {}
+    mode = str(merged.get("record_mode") or config.getoption("--record-mode") or "none")
     test_id = item.nodeid if item is not None else None
-    rewrite = item is not None and _record_mode(item) == "rewrite"
-    configure_vcr(vcr, config.stash[CODEC_KEY], test_id, rewrite=rewrite)
+    configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,0 +1,170 @@
+"""Determinism: volatile response fields are normalised at write time, and ids are mapped.
+
+A provider answers the same question with fresh ids, timestamps, fingerprints and ``obfuscation``
+padding every time; storing them verbatim makes every re-record a diff. At write time:
+
+- every id the response introduces (keys ``id`` and ``*_id``) becomes ``rec-<first 12 hex of the
+  file hash>`` (the first one), then ``rec-<12 hex>-2``, ``-3``... (``_<n>`` follows the hash for
+  the n-th occurrence of the same request). The mapping live -> stable is kept for the rest of
+  the test, and every later request is canonicalised through it, so a tool-call id or
+  ``previous_response_id`` the client got live (record time) or stable (replay time) gives the
+  same canonical request;
+- fields listed in :data:`VOLATILE_FIELDS` get a fixed value (numbers 0, timestamps the epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._types import TYPE_KEY
+
+EPOCH = "1970-01-01T00:00:00.000000Z"
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    return 0 if isinstance(value, (int, float)) else EPOCH
+
+
+def _zero(value: Any) -> Any:
+    return 0 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _constant(replacement: Any) -> Callable[[Any], Any]:
+    return lambda value: value if value is None else replacement
+
+
+#: Response fields that are pure noise, and what each is replaced with.
+VOLATILE_FIELDS: Mapping[str, Callable[[Any], Any]] = {
+    "created": _timestamp,
+    "created_at": _timestamp,
+    "completed_at": _timestamp,
+    "expires_at": _timestamp,
+    "system_fingerprint": _constant("fp_rec"),
+    "obfuscation": _constant(""),
+    "total_duration": _zero,
+    "load_duration": _zero,
+    "prompt_eval_duration": _zero,
+    "eval_duration": _zero,
+}
+#: Response headers whose value is replaced by ``req_<stable id>``.
+REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+#: SDK types whose ids are names, not generated values (never normalised).
+STABLE_TYPES = frozenset({"openai.types.model.Model"})
+
+
+def _is_id_key(key: str) -> bool:
+    return key == "id" or key.endswith("_id")
+
+
+def _strings(value: Any, out: set[str]) -> set[str]:
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _strings(item, out)
+    return out
+
+
+class IdMap:
+    """Live id -> stable id, for one test; it only grows."""
+
+    def __init__(self) -> None:
+        self._stable: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._stable)
+
+    def __contains__(self, live: object) -> bool:
+        return live in self._stable
+
+    def get(self, live: str) -> str | None:
+        return self._stable.get(live)
+
+    def add(self, live: str, stable: str) -> None:
+        self._stable.setdefault(live, stable)
+
+    def apply(self, value: Any) -> Any:
+        """``value`` (JSON) with every string that is a known live id replaced by its stable id."""
+        if not self._stable:
+            return value
+        if isinstance(value, str):
+            return self._stable.get(value, value)
+        if isinstance(value, dict):
+            return {key: self.apply(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.apply(item) for item in value]
+        return value
+
+    def apply_path(self, path: str) -> str:
+        """A URL path with segments that are live ids (``/v1/files/file-abc``) replaced."""
+        if not self._stable or "/" not in path:
+            return path
+        return "/".join(self._stable.get(segment, segment) for segment in path.split("/"))
+
+
+@dataclass
+class Normalizer:
+    """Rewrites one response body in place of its volatile values (see the module docstring)."""
+
+    volatile: Mapping[str, Callable[[Any], Any]] = field(default_factory=lambda: dict(VOLATILE_FIELDS))
+    map_ids: bool = True
+
+    @classmethod
+    def configured(cls, extra: Iterable[str] = (), keep: Iterable[str] = ()) -> Normalizer:
+        """Defaults plus ``extra`` field names (numbers -> 0, strings -> ""), minus ``keep``."""
+        volatile = dict(VOLATILE_FIELDS)
+        for name in extra:
+            volatile.setdefault(name, _constant_by_type)
+        keep = set(keep)
+        return cls({k: v for k, v in volatile.items() if k not in keep}, map_ids="id" not in keep)
+
+    def response(self, body: Any, ids: IdMap, base: str, request_values: set[str]) -> Any:
+        """The normalised body; ids it introduces are added to ``ids`` as ``base``, ``base-2``..."""
+        fresh: list[str] = []
+
+        def stable_id(live: str) -> str:
+            known = ids.get(live)
+            if known is not None or live in request_values or live.startswith("rec-"):
+                return known or live
+            stable = base if not fresh else f"{base}-{len(fresh) + 1}"
+            fresh.append(live)
+            ids.add(live, stable)
+            return stable
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, list):
+                return [walk(item) for item in value]
+            if not isinstance(value, dict):
+                return value
+            if value.get(TYPE_KEY) in STABLE_TYPES:
+                return value
+            out = {}
+            for key, item in value.items():
+                if key in self.volatile:
+                    item = self.volatile[key](item)
+                elif self.map_ids and isinstance(item, str) and item and _is_id_key(key):
+                    item = stable_id(item)
+                else:
+                    item = walk(item)
+                out[key] = item
+            return out
+
+        return walk(body)
+
+
+def _constant_by_type(value: Any) -> Any:
+    if isinstance(value, str):
+        return ""
+    return _zero(value)
+
+
+def request_strings(body: Any, path: str) -> set[str]:
+    """Every string a request carries (body values and path segments): client-chosen, never ids."""
+    return _strings(body, set(path.split("/")))
