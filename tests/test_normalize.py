@@ -1,0 +1,123 @@
+"""Normalisation of volatile response fields, the live -> stable id map, and body rules."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+from vcr.request import Request
+
+from llama_vcr._canonical import BodyRules, Canonicalizer, canonical_request
+from llama_vcr._normalize import EPOCH, IdMap, Normalizer
+
+BASE = "rec-0123456789ab"
+
+
+def chunk(cid: str, call: str | None = None) -> dict:
+    delta: dict = {"content": "x"}
+    if call:
+        delta["tool_calls"] = [{"index": 0, "id": call, "type": "function", "function": {"name": "f"}}]
+    return {
+        "__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk",
+        "__data__": {
+            "id": cid,
+            "created": 1732,
+            "system_fingerprint": "fp_9",
+            "obfuscation": "a8Xz",
+            "choices": [{"index": 0, "delta": delta}],
+        },
+    }
+
+
+def test_ids_become_stable_in_order_and_are_remembered() -> None:
+    ids = IdMap()
+    body = [chunk("chatcmpl-1", call="call_A"), chunk("chatcmpl-1")]
+    out = Normalizer().response(body, ids, BASE, set())
+    data = [c["__data__"] for c in out]
+    assert [d["id"] for d in data] == [BASE, BASE]
+    assert data[0]["choices"][0]["delta"]["tool_calls"][0]["id"] == f"{BASE}-2"
+    assert (data[0]["created"], data[0]["system_fingerprint"], data[0]["obfuscation"]) == (0, "fp_rec", "")
+    assert ids.get("chatcmpl-1") == BASE and ids.get("call_A") == f"{BASE}-2"
+
+
+def test_values_the_request_sent_are_not_treated_as_new_ids() -> None:
+    body = {"id": "resp_new", "previous_response_id": "resp_old", "metadata": {"user_id": "u-7"}}
+    ids = IdMap()
+    ids.add("resp_old", "rec-aaaaaaaaaaaa")
+    out = Normalizer().response(body, ids, BASE, {"u-7"})
+    assert out == {"id": BASE, "previous_response_id": "rec-aaaaaaaaaaaa", "metadata": {"user_id": "u-7"}}
+
+
+def test_models_and_ollama_fields() -> None:
+    model = {
+        "__type__": "openai.types.model.Model",
+        "__data__": {"id": "gpt-4o", "created": 5, "object": "model"},
+    }
+    ollama = {
+        "model": "llama3",
+        "created_at": "2025-10-08T12:40:47.43Z",
+        "total_duration": 123,
+        "eval_count": 9,
+    }
+    out = Normalizer().response({"data": [model], "x": ollama}, IdMap(), BASE, set())
+    assert out["data"] == [model]
+    assert out["x"] == {"model": "llama3", "created_at": EPOCH, "total_duration": 0, "eval_count": 9}
+
+
+def test_stable_bodies_are_left_alone() -> None:
+    body = {"id": BASE, "created": 0, "items": [{"id": f"{BASE}-2"}]}
+    assert Normalizer().response(body, IdMap(), "rec-ffffffffffff", set()) == body
+
+
+def test_configured_fields() -> None:
+    normalizer = Normalizer.configured(extra=["trace"], keep=["system_fingerprint", "id"])
+    out = normalizer.response(
+        {"id": "x1", "trace": "t", "n": {"trace": 3}, "system_fingerprint": "fp"}, IdMap(), BASE, set()
+    )
+    assert out == {"id": "x1", "trace": "", "n": {"trace": 0}, "system_fingerprint": "fp"}
+
+
+def test_requests_are_canonicalised_through_the_id_map() -> None:
+    ids = IdMap()
+    ids.add("call_live", "rec-aaaaaaaaaaaa-2")
+    ids.add("file-live", "rec-bbbbbbbbbbbb")
+    body = {"messages": [{"role": "tool", "tool_call_id": "call_live", "content": "call_live"}]}
+    request = Request("GET", "http://h/v1/files/file-live", json.dumps(body).encode(), {})
+    canonical = canonical_request(request, Canonicalizer(), ids)
+    assert canonical.endpoint == "/v1/files/rec-bbbbbbbbbbbb"
+    assert canonical.body["messages"][0] == {
+        "role": "tool",
+        "tool_call_id": "rec-aaaaaaaaaaaa-2",
+        "content": "rec-aaaaaaaaaaaa-2",
+    }
+    replayed = Request("GET", "http://h/v1/files/rec-bbbbbbbbbbbb", json.dumps(canonical.body).encode(), {})
+    assert canonical_request(replayed, Canonicalizer(), ids).body_key == canonical.body_key
+
+
+def test_body_rules_drop_and_replace_paths() -> None:
+    rules = BodyRules.from_config(["user", "messages.*.name", "stream_options"], {"metadata.trace_id": "T"})
+    body = {
+        "user": "u",
+        "stream_options": {"include_usage": True},
+        "metadata": {"trace_id": "9", "k": 1},
+        "messages": [{"role": "user", "name": "a", "content": "x"}, {"role": "user", "content": "y"}],
+    }
+    assert rules.apply(body) == {
+        "metadata": {"trace_id": "T", "k": 1},
+        "messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "y"}],
+    }
+    assert body["user"] == "u"  # the input is not mutated
+
+
+@given(
+    st.recursive(
+        st.integers() | st.text(max_size=3),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from("abc"), c, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_body_rules_are_idempotent(body: object) -> None:
+    rules = BodyRules.from_config(["a", "*.b", "c.*.a"], {"b.c": 1})
+    once = rules.apply(body)
+    assert rules.apply(once) == once
