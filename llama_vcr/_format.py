@@ -19,7 +19,7 @@ from vcr.request import Request
 
 from ._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of, request_hash
 from ._normalize import REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
-from ._redact import Redactor
+from ._redact import SDK_ATTR, Redactor, sdk_of
 from ._types import DATA_KEY, REGISTRY, TypeRegistry, TypeRule, envelope, is_envelope, unwrap
 
 TEXT_KEY = "__text__"
@@ -206,6 +206,7 @@ class RecordingCodec:
         *,
         ids: IdMap | None = None,
         occurrence: int = 1,
+        recorded_at: str | None = None,
     ) -> dict[str, Any]:
         """The document for one interaction: request redacted and canonical, response typed and
         normalised. ``ids`` is the test's id map (new ids are added to it); ``occurrence`` is the
@@ -244,6 +245,11 @@ class RecordingCodec:
         document: dict[str, Any] = {"test_id": test_id}
         if occurrence > 1:
             document["occurrence"] = occurrence
+        if recorded_at:
+            document["recorded_at"] = recorded_at
+        sdk = request.__dict__.get(SDK_ATTR) or sdk_of(request.headers)
+        if sdk:
+            document["sdk"] = sdk
         document |= {
             "request": {
                 "method": canonical.method,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ from vcr.record_mode import RecordMode
 from vcr.serialize import deserialize
 
 from ._canonical import CanonicalRequest
-from ._errors import RecordingError, record_command
+from ._errors import RecordingError
 from ._format import RecordingCodec, RecordingFormatError, recording_name
 from ._normalize import IdMap
+from ._report import miss_message
 
 #: Key under which a loaded response remembers the file it came from.
 SOURCE_KEY = "_llama_vcr_source"
@@ -69,6 +71,11 @@ def read_document(path: Path, codec: RecordingCodec) -> dict[str, Any]:
         raise RecordingError(path, str(exc)) from exc
 
 
+def today() -> str:
+    """``recorded_at``: the UTC date (day precision, so re-recording the same day changes nothing)."""
+    return datetime.now(timezone.utc).date().isoformat()
+
+
 def write_atomically(path: Path, text: str) -> bool:
     """Write ``text`` to ``path`` via a temporary file and rename; False if it was already there."""
     data = text.encode("utf-8")
@@ -102,6 +109,11 @@ class RecordingPersister:
     _directory: Path | None = field(default=None, init=False)
     _taken: set[str] = field(default_factory=set, init=False)
     _recording: bool = field(default=False, init=False)
+    _rerecording: bool = field(default=False, init=False)
+    #: Called before saving; False keeps the previous recordings (the plugin: "the test passed").
+    save_allowed: Callable[[], bool] = field(default=lambda: True, repr=False)
+    #: ``recorded_at`` of each file loaded from the test's own directory.
+    recorded_dates: dict[Path, str | None] = field(default_factory=dict, init=False)
 
     def canonical(self, request: Any) -> CanonicalRequest:
         """``request`` in canonical form, through this test's id map."""
@@ -116,6 +128,8 @@ class RecordingPersister:
         except (KeyError, TypeError, ValueError, RecordingFormatError) as exc:
             raise RecordingError(path, f"invalid recording ({type(exc).__name__}: {exc})") from exc
         response[SOURCE_KEY] = str(path)
+        if path.parent == self._directory:
+            self.recorded_dates[path] = document.get("recorded_at")
         return request, response
 
     def _load_extra(self, path: Path) -> Iterable[tuple[Any, dict[str, Any]]]:
@@ -155,13 +169,16 @@ class RecordingPersister:
             return
         if not self._recording:
             self._recording = True
-            if cassette.record_mode == RecordMode.ALL:
+            self._rerecording = cassette.record_mode == RecordMode.ALL
+            if self._rerecording:
                 self._taken = set()  # "all" re-records every request: loaded files get replaced
         digest = self.canonical(request).hash(self.test_id)
         occurrence = 1
         while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in self._taken:
             occurrence += 1
-        document = self.codec.encode(request, response, self.test_id, ids=self.ids, occurrence=occurrence)
+        document = self.codec.encode(
+            request, response, self.test_id, ids=self.ids, occurrence=occurrence, recorded_at=today()
+        )
         self._taken.add(recording_name(document))
         response[DOCUMENT_KEY] = document
 
@@ -171,6 +188,8 @@ class RecordingPersister:
         if not isinstance(serializer, RecordingCodec):
             CombinedPersister(list(self.extra_paths)).save_cassette(cassette_path, cassette_dict, serializer)
             return
+        if not self.save_allowed():
+            return  # the test failed while recording: its previous recordings stay as they were
         directory = recording_dir(cassette_path)
         kept: set[Path] = set()
         new: list[dict[str, Any]] = []
@@ -179,8 +198,8 @@ class RecordingPersister:
             if source is None:
                 document = response.get(DOCUMENT_KEY)
                 new.append(document or serializer.encode(request, response, self.test_id, ids=self.ids))
-            elif Path(source).parent == directory:
-                kept.add(Path(source))
+            elif Path(source).parent == directory and not self._rerecording:
+                kept.add(Path(source))  # ("all" drops recordings the test did not request again)
         taken = {path.name for path in kept}
         for document in new:
             occurrence = document.get("occurrence", 1)
@@ -196,39 +215,36 @@ class RecordingPersister:
 
     # -- diagnostics -----------------------------------------------------------------------------
 
+    def unused(self, cassette: Any) -> list[Path]:
+        """Files of the test's own directory that were loaded but never replayed."""
+        loaded = cassette.data[: cassette._loaded_count]
+        return [
+            Path(response[SOURCE_KEY])
+            for index, (_, response) in enumerate(loaded)
+            if not cassette.play_counts[index] and Path(response[SOURCE_KEY]).parent == self._directory
+        ]
+
+    def expired(self, max_age_days: float) -> list[tuple[Path, int]]:
+        """``(file, age in days)`` of loaded recordings older than ``max_age_days``."""
+        now = datetime.now(timezone.utc).date()
+        out = []
+        for path, recorded_at in sorted(self.recorded_dates.items()):
+            if recorded_at:
+                age = (now - date.fromisoformat(recorded_at[:10])).days
+                if age > max_age_days:
+                    out.append((path, age))
+        return out
+
     def describe_miss(self, request: CanonicalRequest, cassette: Any) -> str:
-        """The message of a replay miss: which test, which request, where we looked, what to run."""
-        directory = self._directory
-        recorded = [self.canonical(r) for r in cassette.requests]
-        same = sum(
-            1
-            for r in recorded
-            if (r.endpoint, r.query, r.body_key) == (request.endpoint, request.query, request.body_key)
+        """The message of a replay miss (see :func:`llama_vcr._report.miss_message`)."""
+        recorded = [(self.canonical(req), resp.get(SOURCE_KEY)) for req, resp in cassette.data]
+        directory = self._directory or Path(".")
+        return miss_message(
+            request,
+            recorded,
+            test_id=self.test_id,
+            directory=directory,
+            has_files=bool(recording_files(directory)),
+            extra_paths=self.extra_paths,
+            mode=str(getattr(cassette.record_mode, "value", cassette.record_mode)),
         )
-        mode = getattr(cassette.record_mode, "value", cassette.record_mode)
-        has_files = bool(directory and recording_files(directory))
-        if same:
-            why = (
-                f"all {same} recording(s) of this exact request were already replayed; "
-                "the test now sends it more times than when it was recorded"
-            )
-        elif has_files:
-            on_endpoint = sum(1 for r in recorded if r.endpoint == request.endpoint)
-            why = f"none of the {len(recorded)} recording(s) match ({on_endpoint} on the same endpoint)"
-        else:
-            why = "this test has no recordings yet"
-        fix_mode = "new_episodes" if has_files else "once"
-        query = "?" + "&".join(f"{k}={v}" for k, v in request.query) if request.query else ""
-        lines = [
-            f"llama-vcr: no recording matches this request (record mode {mode!r}): {why}.",
-            f"  test:     {self.test_id}",
-            f"  request:  {request.method} {request.endpoint}{query}  model={request.model}",
-            f"  searched: {directory}{os.sep}",
-        ]
-        lines += [f"  extra:    {extra}" for extra in self.extra_paths]
-        lines += [
-            "  to record it (needs the real API and key), run:",
-            f"    {record_command(self.test_id, fix_mode)}",
-            "  or re-record the whole test with --record-mode=rewrite.",
-        ]
-        return "\n".join(lines)

@@ -8,6 +8,7 @@ vcrpy runs ``before_record_request`` on live requests, on loaded ones and on eve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,18 @@ SECRET_QUERY_NAMES = frozenset({"sig", "auth", "code"})
 KEPT_REQUEST_HEADERS = frozenset(
     {"content-type", "accept", "openai-beta", "anthropic-version", "anthropic-beta"}
 )
+
+
+#: Where a redacted request keeps the SDK it was sent by (its User-Agent is not stored).
+SDK_ATTR = "_llama_vcr_sdk"
+_SDK_AGENT = re.compile(r"^[A-Za-z][\w.-]*/[\w.-]+(?: \d[\w.-]*)?")
+
+
+def sdk_of(headers: Mapping[str, Any]) -> str | None:
+    """The SDK and version from a User-Agent (``OpenAI/Python 3.57.0``, ``ollama-python/0.6.3``)."""
+    agent = next((value for name, value in headers.items() if name.lower() == "user-agent"), None)
+    match = _SDK_AGENT.match(agent if isinstance(agent, str) else "")
+    return match.group(0) if match else None
 
 
 def _lower(names: Iterable[str]) -> frozenset[str]:
@@ -87,6 +100,9 @@ class Redactor:
 
     def request(self, request: Any) -> Any:
         """A vcrpy ``before_record_request`` hook: redact ``request`` in place and return it."""
+        sdk = sdk_of(request.headers)
+        if sdk:
+            request.__dict__[SDK_ATTR] = sdk
         request.uri = self.url(request.uri)
         request.headers = self.headers(request.headers)
         return request

@@ -19,49 +19,62 @@ from ._canonical import BodyRules, Canonicalizer
 from ._errors import MISSES
 from ._format import RecordingCodec
 from ._normalize import Normalizer
+from ._persister import RecordingPersister
 from ._redact import Redactor
 from ._vcr import configure_vcr, install_miss_error, uninstall_miss_error
 
 CODEC_KEY = pytest.StashKey[RecordingCodec]()
 ITEM_KEY = pytest.StashKey[pytest.Item]()
+PERSISTER_KEY = pytest.StashKey[RecordingPersister]()
+FAILED_KEY = pytest.StashKey[bool]()
+
+
+#: ini options: name -> (help, type, default).
+INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
+    "llama_vcr_cassette_dir": (
+        "Directory (relative to the rootdir) that holds recordings.",
+        "string",
+        "cassettes",
+    ),
+    "llama_vcr_redact": ("Extra header / query parameter names whose values are secrets.", "linelist", []),
+    "llama_vcr_keep_headers": (
+        "Extra request headers to store (secret-looking ones are still dropped).",
+        "linelist",
+        [],
+    ),
+    "llama_vcr_ignore_body_paths": (
+        "Request body paths (dotted, * = any) not matched or stored.",
+        "linelist",
+        [],
+    ),
+    "llama_vcr_volatile_fields": ("Extra response fields normalised at write time.", "linelist", []),
+    "llama_vcr_stable_fields": (
+        "Default volatile fields kept as recorded ('id': no id mapping).",
+        "linelist",
+        [],
+    ),
+    "llama_vcr_unused": (
+        "A replayed test that left recordings unplayed: warn, fail or ignore.",
+        "string",
+        "warn",
+    ),
+    "llama_vcr_max_age": ("Recordings older than this many days are expired in replay mode.", "string", ""),
+    "llama_vcr_expired": ("What an expired recording does in replay mode: warn or fail.", "string", "warn"),
+    "llama_vcr_save_on_failure": ("Save recordings of a test that fails while recording.", "bool", False),
+}
+
+
+class UnusedRecordingsWarning(pytest.PytestWarning):
+    """A test passed in replay mode without replaying some of its recordings."""
+
+
+class ExpiredRecordingsWarning(pytest.PytestWarning):
+    """A test replayed recordings older than ``llama_vcr_max_age`` days."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "llama_vcr_cassette_dir",
-        "Directory (relative to the rootdir) that holds llama-vcr recordings.",
-        default="cassettes",
-    )
-    parser.addini(
-        "llama_vcr_redact",
-        "Extra header / query parameter names whose values must never be written.",
-        type="linelist",
-        default=[],
-    )
-    parser.addini(
-        "llama_vcr_ignore_body_paths",
-        "Request body paths (dotted, * = any) left out of matching and of stored bodies.",
-        type="linelist",
-        default=[],
-    )
-    parser.addini(
-        "llama_vcr_volatile_fields",
-        "Extra response fields normalised at write time (numbers -> 0, strings -> '').",
-        type="linelist",
-        default=[],
-    )
-    parser.addini(
-        "llama_vcr_stable_fields",
-        "Default volatile response fields to keep as recorded ('id' keeps ids unmapped).",
-        type="linelist",
-        default=[],
-    )
-    parser.addini(
-        "llama_vcr_keep_headers",
-        "Extra request header names to store in recordings (secret-looking names are still dropped).",
-        type="linelist",
-        default=[],
-    )
+    for name, (help_text, kind, default) in INI_OPTIONS.items():
+        parser.addini(name, help_text, type=kind, default=default)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -111,12 +124,58 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     merged = _merged_config(item) if item is not None else {}
     mode = str(merged.get("record_mode") or config.getoption("--record-mode") or "none")
     test_id = item.nodeid if item is not None else None
-    configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
+    persister = configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
+    if item is not None:
+        item.stash[PERSISTER_KEY] = persister
+        if not config.getini("llama_vcr_save_on_failure"):
+            persister.save_allowed = lambda: not item.stash.get(FAILED_KEY, False)
+
+
+def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Unused and expired recordings of a test that passed in replay mode: warn or fail."""
+    persister = item.stash.get(PERSISTER_KEY, None)
+    cassette = getattr(item, "funcargs", {}).get("vcr")
+    if persister is None or cassette is None or not cassette.write_protected:
+        return
+    problems: list[tuple[str, str, type[Warning]]] = []
+    unused = persister.unused(cassette)
+    if unused:
+        names = ", ".join(path.name for path in unused)
+        problems.append(
+            (
+                item.config.getini("llama_vcr_unused"),
+                f"{item.nodeid} did not replay {len(unused)} of its recordings ({names}); the test no longer "
+                "sends these requests. Re-record it with --record-mode=rewrite to remove them.",
+                UnusedRecordingsWarning,
+            )
+        )
+    max_age = item.config.getini("llama_vcr_max_age")
+    expired = persister.expired(float(max_age)) if max_age else []
+    if expired:
+        oldest = max(age for _, age in expired)
+        problems.append(
+            (
+                item.config.getini("llama_vcr_expired"),
+                f"{item.nodeid} replayed {len(expired)} recording(s) older than {max_age} days (oldest: "
+                f"{oldest} days); re-record it against the real API with --record-mode=rewrite.",
+                ExpiredRecordingsWarning,
+            )
+        )
+    for action, message, category in problems:
+        if action == "fail":
+            report.outcome = "failed"
+            report.longrepr = f"llama-vcr: {message}"
+        elif action != "ignore":
+            item.warn(category(message))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    if call.when == "call":
+        item.stash[FAILED_KEY] = report.failed
+        if report.passed:
+            _after_replay(item, report)
     if MISSES and report.failed:
         report.sections.append(("llama-vcr replay misses", "\n\n".join(MISSES)))
         MISSES.clear()

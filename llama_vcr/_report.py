@@ -1,0 +1,140 @@
+"""The near-miss reporter: why a request did not replay, shown as a diff against the closest recording.
+
+vcrpy's own message lists matcher names; this one picks the recording of the same test that is
+closest (same method and endpoint first, then the most similar body) and prints the canonical
+bodies' differences by JSON path: recorded value vs sent value, long strings as a compact diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._canonical import CanonicalRequest
+from ._errors import record_command
+
+MAX_DIFFS = 12
+MAX_VALUE = 80
+_MISSING = object()
+
+
+def closest(request: CanonicalRequest, recorded: Sequence[CanonicalRequest]) -> CanonicalRequest | None:
+    """The recorded request most like ``request``: same method and endpoint first, then body."""
+
+    def score(candidate: CanonicalRequest) -> tuple[int, int, float]:
+        ratio = difflib.SequenceMatcher(None, candidate.body_key[:4000], request.body_key[:4000]).ratio()
+        return (candidate.endpoint == request.endpoint, candidate.method == request.method, ratio)
+
+    return max(recorded, key=score, default=None)
+
+
+def body_diff(recorded: Any, sent: Any, path: str = "$") -> Iterator[tuple[str, Any, Any]]:
+    """``(json path, recorded value, sent value)`` for every place the two bodies differ."""
+    if isinstance(recorded, dict) and isinstance(sent, dict):
+        for key in [*recorded, *(k for k in sent if k not in recorded)]:
+            yield from body_diff(recorded.get(key, _MISSING), sent.get(key, _MISSING), f"{path}.{key}")
+    elif isinstance(recorded, list) and isinstance(sent, list):
+        for index in range(max(len(recorded), len(sent))):
+            yield from body_diff(
+                recorded[index] if index < len(recorded) else _MISSING,
+                sent[index] if index < len(sent) else _MISSING,
+                f"{path}[{index}]",
+            )
+    elif recorded != sent or type(recorded) is not type(sent):
+        yield path, recorded, sent
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def _text_diff(recorded: str, sent: str) -> str:
+    """A compact word-level diff of two long strings: ``[-removed-]{+added+}``."""
+    a, b = recorded.split(" "), sent.split(" ")
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            same = a[i1:i2]
+            out.append(" ".join(same) if len(same) <= 6 else f"{' '.join(same[:3])} … {' '.join(same[-3:])}")
+        else:
+            if i2 > i1:
+                out.append(f"[-{' '.join(a[i1:i2])}-]")
+            if j2 > j1:
+                out.append(f"{{+{' '.join(b[j1:j2])}+}}")
+    return " ".join(out)
+
+
+def render_diff(recorded: CanonicalRequest, sent: CanonicalRequest) -> list[str]:
+    """Lines describing how ``sent`` differs from ``recorded``."""
+    lines: list[str] = []
+    if (recorded.method, recorded.endpoint, recorded.query) != (sent.method, sent.endpoint, sent.query):
+        lines.append(
+            f"    request: recorded {recorded.method} {recorded.endpoint}{list(recorded.query) or ''}"
+        )
+    diffs = list(body_diff(recorded.body, sent.body))
+    for path, old, new in diffs[:MAX_DIFFS]:
+        if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > MAX_VALUE:
+            lines.append(f"    {path}: {_text_diff(old, new)}")
+        else:
+            lines.append(f"    {path}: recorded {_show(old)}, sent {_show(new)}")
+    if len(diffs) > MAX_DIFFS:
+        lines.append(f"    … and {len(diffs) - MAX_DIFFS} more differences")
+    return lines
+
+
+def miss_message(
+    request: CanonicalRequest,
+    recorded: Sequence[tuple[CanonicalRequest, str | None]],
+    *,
+    test_id: str | None,
+    directory: Path,
+    has_files: bool,
+    extra_paths: Sequence[str],
+    mode: str,
+) -> str:
+    """Which test, which request, where we looked, the closest recording's diff, what to run.
+
+    ``recorded`` holds the test's loaded and recorded requests with the file each came from.
+    """
+    same = sum(
+        1
+        for r, _ in recorded
+        if (r.endpoint, r.query, r.body_key) == (request.endpoint, request.query, request.body_key)
+    )
+    if same:
+        why = (
+            f"all {same} recording(s) of this exact request were already replayed; "
+            "the test now sends it more times than when it was recorded"
+        )
+    elif has_files:
+        on_endpoint = sum(1 for r, _ in recorded if r.endpoint == request.endpoint)
+        why = f"none of the {len(recorded)} recording(s) match ({on_endpoint} on the same endpoint)"
+    else:
+        why = "this test has no recordings yet"
+    query = "?" + "&".join(f"{k}={v}" for k, v in request.query) if request.query else ""
+    lines = [
+        f"llama-vcr: no recording matches this request (record mode {mode!r}): {why}.",
+        f"  test:     {test_id}",
+        f"  request:  {request.method} {request.endpoint}{query}  model={request.model}",
+        f"  searched: {directory}{os.sep}",
+    ]
+    lines += [f"  extra:    {extra}" for extra in extra_paths]
+    near = closest(request, [r for r, _ in recorded]) if not same else None
+    if near is not None:
+        source = dict((id(r), s) for r, s in recorded).get(id(near))
+        name = Path(source).name if source else "(recorded in this run)"
+        lines.append(f"  closest recording: {name} ({near.method} {near.endpoint}  model={near.model})")
+        lines += render_diff(near, request)
+    lines += [
+        "  to record it (needs the real API and key), run:",
+        f"    {record_command(test_id, 'new_episodes' if has_files else 'once')}",
+        "  or re-record the whole test with --record-mode=rewrite.",
+    ]
+    return "\n".join(lines)
