@@ -29,6 +29,19 @@ class RecordingError(LlamaVcrError):
         )
 
 
+class SecretRedactedWarning(UserWarning):
+    """A recording about to be written contained the value of a secret environment variable."""
+
+    def __init__(self, path: Path, variables: list[str]) -> None:
+        self.path = path
+        self.variables = variables
+        names = ", ".join(f"${name}" for name in variables)
+        super().__init__(
+            f"llama-vcr: the value of {names} was found in {path} and replaced by REDACTED before writing. "
+            "Check where the test sends it (a body or URL field?) and redact it there."
+        )
+
+
 def record_command(test_id: str | None, mode: str) -> str:
     target = shlex.quote(test_id) if test_id else ""
     return f"pytest {target} --record-mode={mode}".replace("  ", " ")

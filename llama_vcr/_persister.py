@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -21,10 +22,11 @@ from vcr.record_mode import RecordMode
 from vcr.serialize import deserialize
 
 from ._canonical import CanonicalRequest
-from ._errors import RecordingError
+from ._errors import RecordingError, SecretRedactedWarning
 from ._format import RecordingCodec, RecordingFormatError, recording_name
 from ._normalize import IdMap
 from ._report import miss_message
+from ._types import check_type, envelope_types
 
 #: Key under which a loaded response remembers the file it came from.
 SOURCE_KEY = "_llama_vcr_source"
@@ -123,6 +125,10 @@ class RecordingPersister:
 
     def _load_file(self, path: Path) -> tuple[Any, dict[str, Any]]:
         document = read_document(path, self.codec)
+        for type_name in dict.fromkeys(envelope_types(document["response"].get("body"))):
+            problem = check_type(type_name)
+            if problem:
+                raise RecordingError(path, problem)
         try:
             request, response = self.codec.decode(document)
         except (KeyError, TypeError, ValueError, RecordingFormatError) as exc:
@@ -202,13 +208,19 @@ class RecordingPersister:
                 kept.add(Path(source))  # ("all" drops recordings the test did not request again)
         taken = {path.name for path in kept}
         for document in new:
+            text, leaked = self.codec.redactor.scrub(serializer.serialize(document))
+            if leaked:  # name it after what is written, so the name still derives from the content
+                document = serializer.deserialize(text)
             occurrence = document.get("occurrence", 1)
             while (name := recording_name({**document, "occurrence": occurrence})) in taken:
                 occurrence += 1
-            if occurrence > 1:
+            if occurrence != document.get("occurrence", 1):
                 document["occurrence"] = occurrence
+                text = serializer.serialize(document)
             taken.add(name)
-            write_atomically(directory / name, serializer.serialize(document))
+            if leaked:
+                warnings.warn(SecretRedactedWarning(directory / name, leaked), stacklevel=2)
+            write_atomically(directory / name, text)
         for stale in self._previous - kept:
             if stale.name not in taken:
                 stale.unlink(missing_ok=True)

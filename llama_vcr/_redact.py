@@ -8,11 +8,13 @@ vcrpy runs ``before_record_request`` on live requests, on loaded ones and on eve
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 REDACTED = "REDACTED"
 
@@ -33,6 +35,16 @@ SECRET_HEADERS = frozenset(
 SECRET_NAME_PARTS = ("key", "token", "secret", "password", "signature", "credential")
 #: Query parameters that are secrets although their names look harmless.
 SECRET_QUERY_NAMES = frozenset({"sig", "auth", "code"})
+#: Environment variables whose values are never written anywhere in a recording.
+SECRET_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY",
+)
+#: Shorter values are too likely to occur by chance to be scrubbed from text.
+MIN_SECRET_LENGTH = 8
 #: Request headers stored in a recording by default (all else is dropped).
 KEPT_REQUEST_HEADERS = frozenset(
     {"content-type", "accept", "openai-beta", "anthropic-version", "anthropic-beta"}
@@ -61,10 +73,30 @@ class Redactor:
 
     extra_secrets: frozenset[str] = field(default_factory=frozenset)
     extra_headers: frozenset[str] = field(default_factory=frozenset)
+    #: Secret values (from environment variables) that must never be written: name -> value.
+    secret_values: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_names(cls, secrets: Iterable[str] = (), headers: Iterable[str] = ()) -> Redactor:
-        return cls(_lower(secrets), _lower(headers))
+    def from_names(
+        cls, secrets: Iterable[str] = (), headers: Iterable[str] = (), secret_env: Iterable[str] = ()
+    ) -> Redactor:
+        values = tuple(
+            (name, value)
+            for name in dict.fromkeys([*SECRET_ENV, *secret_env])
+            if len(value := os.environ.get(name, "")) >= MIN_SECRET_LENGTH
+        )
+        return cls(_lower(secrets), _lower(headers), values)
+
+    def scrub(self, text: str) -> tuple[str, list[str]]:
+        """``text`` with every secret value replaced by ``REDACTED``, and the variables found."""
+        found = []
+        for name, value in self.secret_values:
+            for form in dict.fromkeys((value, json.dumps(value)[1:-1], quote(value, safe=""))):
+                if form in text:
+                    text = text.replace(form, REDACTED)
+                    if name not in found:
+                        found.append(name)
+        return text, found
 
     def is_secret(self, name: str) -> bool:
         name = name.lower()

@@ -9,8 +9,9 @@ into the SDK's own object.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -102,6 +103,35 @@ def import_type(type_name: str) -> type:
             return target
         break
     raise UnknownTypeError(f"cannot import SDK type {type_name!r}")
+
+
+@lru_cache(maxsize=512)
+def check_type(type_name: str) -> str | None:
+    """Why an envelope's ``__type__`` is wrong, or None if it is fine.
+
+    A type from a package that is not installed (an optional SDK) is fine: its data still replays.
+    """
+    if not isinstance(type_name, str) or "." not in type_name:
+        return f"__type__ {type_name!r} is not a dotted class name"
+    package = type_name.split(".", 1)[0]
+    if importlib.util.find_spec(package) is None:
+        return None
+    try:
+        import_type(type_name)
+    except UnknownTypeError:
+        return f"unknown __type__ {type_name!r}: {package} is installed but has no such class"
+    return None
+
+
+def envelope_types(body: Any) -> Iterator[str]:
+    """The ``__type__`` of every envelope in a stored response body (streams, pages, values)."""
+    items = body if isinstance(body, list) else [body]
+    for item in items:
+        if isinstance(item, dict):
+            if TYPE_KEY in item and item[TYPE_KEY] is not None:
+                yield item[TYPE_KEY]
+            elif isinstance(item.get("data"), list):
+                yield from (d[TYPE_KEY] for d in item["data"] if isinstance(d, dict) and d.get(TYPE_KEY))
 
 
 def type_name_of(cls: type) -> str:

@@ -37,6 +37,11 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
         "cassettes",
     ),
     "llama_vcr_redact": ("Extra header / query parameter names whose values are secrets.", "linelist", []),
+    "llama_vcr_secret_env": (
+        "Extra environment variables whose values must never be written.",
+        "linelist",
+        [],
+    ),
     "llama_vcr_keep_headers": (
         "Extra request headers to store (secret-looking ones are still dropped).",
         "linelist",
@@ -78,7 +83,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    redactor = Redactor.from_names(config.getini("llama_vcr_redact"), config.getini("llama_vcr_keep_headers"))
+    redactor = Redactor.from_names(
+        config.getini("llama_vcr_redact"),
+        config.getini("llama_vcr_keep_headers"),
+        config.getini("llama_vcr_secret_env"),
+    )
     normalizer = Normalizer.configured(
         config.getini("llama_vcr_volatile_fields"), config.getini("llama_vcr_stable_fields")
     )

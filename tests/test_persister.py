@@ -82,6 +82,12 @@ def test_load_returns_requests_and_responses_only(openai_server: FakeOpenAIServe
         (b"\xff\xfe", "not UTF-8"),
         (b"[]", "no 'request' object"),
         (b'{"request": {}, "response": {}}', "invalid recording"),
+        (
+            b'{"test_id": null, "request": {"method": "GET", "url": "http://h/v1/models", "headers": {},'
+            b' "body": null, "endpoint": "/v1/models", "model": null}, "response": {"is_streaming": false,'
+            b' "body": {"__type__": "openai.types.NoSuchThing", "__data__": {}}}}',
+            "unknown __type__ 'openai.types.NoSuchThing'",
+        ),
     ],
 )
 def test_unreadable_recordings_name_the_file(tmp_path: Path, content: bytes, problem: str) -> None:
@@ -92,6 +98,37 @@ def test_unreadable_recordings_name_the_file(tmp_path: Path, content: bytes, pro
         pass
     assert str(bad) in str(info.value) and problem in str(info.value)
     assert bad.read_bytes() == content
+
+
+def test_a_directory_where_a_recording_should_be_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "t" / ("0" * 64 + ".json")).mkdir(parents=True)
+    with (
+        pytest.raises(RecordingError, match="Is a directory"),
+        make_vcr("none").use_cassette(str(tmp_path / "t")),
+    ):
+        pass
+
+
+def test_an_envelope_of_an_sdk_that_is_not_installed_still_replays(tmp_path: Path) -> None:
+    document = {
+        "test_id": None,
+        "request": {
+            "method": "GET",
+            "url": "http://h/api/tags",
+            "headers": {},
+            "body": None,
+            "endpoint": "/api/tags",
+            "model": None,
+        },
+        "response": {
+            "is_streaming": False,
+            "body": {"__type__": "not_installed_sdk.Tags", "__data__": {"a": 1}},
+        },
+    }
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / recording_name(document)).write_text(json.dumps(document))
+    _, responses = RecordingPersister(CODEC).load_cassette(str(tmp_path / "t"), CODEC)
+    assert json.loads(responses[0]["body"]["string"]) == {"a": 1}
 
 
 def test_a_plain_vcrpy_serializer_is_delegated_to_vcrpy(
