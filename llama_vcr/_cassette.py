@@ -1,21 +1,31 @@
-"""A vcrpy ``Cassette`` that tells llama-vcr's persister about each interaction as it is recorded.
+"""A vcrpy ``Cassette`` that works with llama-vcr's persister: encode on record, index on replay.
 
 vcrpy only shows a persister the whole cassette at save time, but a recording must be encoded
 the moment its response arrives: the ids it introduces are mapped to stable ones before the test
-sends them back in its next request (see ``_normalize``).
+sends them back in its next request (see ``_normalize``). And vcrpy finds a request's recordings
+by running every matcher against every recorded request; with llama-vcr's matchers the canonical
+form is a key, so lookups go through a dict and stay flat as a test's directory grows.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 
+from ._matchers import MATCHER_TAG
+
+_KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
+
 
 class RecordingCassette(Cassette):
-    """A cassette whose persister may implement ``recorded(cassette, request, response)``."""
+    """A cassette whose persister may implement ``recorded(...)`` and ``canonical(request)``."""
+
+    _index: dict[tuple[Any, ...], list[int]] | None = None
+    _index_stamp: tuple[int, int] = (-1, -1)
 
     def append(self, request: Any, response: Any) -> None:
         count = len(self.data)
@@ -23,6 +33,34 @@ class RecordingCassette(Cassette):
         recorded = getattr(self._persister, "recorded", None)
         if recorded is not None and len(self.data) > count:
             recorded(self, *self.data[-1])
+
+    def _keyed(self) -> bool:
+        names = {getattr(m, "__name__", "") for m in self._match_on}
+        ours = all(
+            getattr(m, MATCHER_TAG, False) or getattr(m, "__name__", "") == "method" for m in self._match_on
+        )
+        return ours and names == _KEYED_MATCHERS and hasattr(self._persister, "canonical")
+
+    def _key(self, request: Any) -> tuple[Any, ...]:
+        canonical = self._persister.canonical(request)
+        return canonical.method, canonical.endpoint, canonical.query, canonical.body_key
+
+    def _lookup(self, key: tuple[Any, ...]) -> list[int]:
+        stamp = (len(self.data), len(getattr(self._persister, "ids", ())))
+        if self._index is None or self._index_stamp != stamp:
+            index: dict[tuple[Any, ...], list[int]] = {}
+            for position, (stored, _) in enumerate(self.data):
+                index.setdefault(self._key(stored), []).append(position)
+            self._index, self._index_stamp = index, stamp
+        return self._index.get(key, [])
+
+    def _responses(self, request: Any) -> Iterator[tuple[int, Any]]:
+        if not self._keyed():
+            yield from super()._responses(request)
+            return
+        request = self._before_record_request(request)
+        for position in self._lookup(self._key(request)):
+            yield position, self.data[position][1]
 
 
 def use_recording_cassettes(vcr: VCR) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from ._canonical import CanonicalRequest, canonical_request
 
+MATCHER_TAG = "_llama_vcr_matcher"
+
 Matcher = Callable[[Any, Any], None]
 
 #: The ``match_on`` llama-vcr configures by default.
@@ -32,4 +34,6 @@ def make_matchers(canonical: Callable[[Any], CanonicalRequest] = canonical_reque
         if c1.body_key != c2.body_key:
             raise AssertionError(f"canonical bodies differ: {c1.body_key[:200]} != {c2.body_key[:200]}")
 
+    for matcher in (endpoint, canonical_body):
+        setattr(matcher, MATCHER_TAG, True)  # lets RecordingCassette look requests up by key
     return {"endpoint": endpoint, "canonical_body": canonical_body}

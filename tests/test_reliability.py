@@ -152,9 +152,11 @@ def test_parallel_workers_lose_nothing_and_leave_no_partial_files(
     pytester.makepyfile(test_par=PARALLEL)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLAMA_VCR_TEST_BASE_URL", openai_server.base_url)
-        pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", "-n", "4", "--record-mode=once"
-        ).assert_outcomes(passed=12)
+        # new_episodes: the 4 tests sharing a directory each add their recording to it concurrently
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-n", "4", "--record-mode=new_episodes"
+        )
+        result.assert_outcomes(passed=12)
     everything = list((pytester.path / "cassettes").rglob("*"))
     files = [p for p in everything if p.is_file()]
     assert len(files) == 8 * 5 + 4 == len(openai_server.hits)
