@@ -156,6 +156,13 @@ class Canonicalizer:
 DEFAULT_CANONICALIZER = Canonicalizer()
 
 
+class _Cached(tuple):  # type: ignore[type-arg]
+    """A request's cached canonical form; shared, not copied, when vcrpy deep-copies the request."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Cached:
+        return self
+
+
 def canonical_request(
     request: Any, canonicalizer: Canonicalizer = DEFAULT_CANONICALIZER, ids: IdMap | None = None
 ) -> CanonicalRequest:
@@ -193,5 +200,5 @@ def canonical_request(
         body=body,
         body_key=json.dumps(body, sort_keys=True, separators=(",", ":")),
     )
-    request.__dict__[_CACHE_ATTR] = ((body_bytes, request.uri, canonicalizer, n_ids), canonical)
+    request.__dict__[_CACHE_ATTR] = _Cached(((body_bytes, request.uri, canonicalizer, n_ids), canonical))
     return canonical

@@ -8,9 +8,11 @@ are the text side. See ``docs/recording-format.md`` for the format itself.
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import json
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -135,8 +137,11 @@ def _encode_json(value: Any, rule: TypeRule | None) -> Any:
     return envelope(value, rule.body)
 
 
+_WIRE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dump_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _WIRE_ENCODER.encode(value).encode("utf-8")
 
 
 def _body_bytes(value: Any) -> bytes:
@@ -163,6 +168,47 @@ def _stream_bytes(chunks: list[Any], done: bool) -> bytes:
     if done:
         out += b"data: [DONE]\n\n"
     return bytes(out)
+
+
+# --- replayed objects ----------------------------------------------------------------------------
+
+
+class LazyBody(dict):  # type: ignore[type-arg]
+    """A vcrpy response body whose wire bytes (``["string"]``) are built when first replayed."""
+
+    def __init__(self, make: Callable[[], bytes]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: str) -> bytes:
+        if key != "string":
+            raise KeyError(key)
+        self["string"] = value = self._make()
+        return value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyBody:
+        return self  # built from the file, never mutated: sharing it is safe
+
+
+class StoredResponse(dict):  # type: ignore[type-arg]
+    """A response loaded from a recording; vcrpy deep-copies responses, this one copies shallowly."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredResponse:
+        return StoredResponse({**self, "headers": {k: list(v) for k, v in self["headers"].items()}})
+
+
+class StoredRequest(Request):
+    """A request loaded from a recording, cheap to copy (vcrpy copies it on every lookup)."""
+
+    @classmethod
+    def of(cls, request: Request) -> StoredRequest:
+        request.__class__ = cls
+        return request  # type: ignore[return-value]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredRequest:
+        clone = copy.copy(self)
+        clone.headers = dict(self.headers)  # the only mutable part filters change in place
+        return clone
 
 
 # --- the codec ---------------------------------------------------------------------------------------
@@ -286,18 +332,18 @@ class RecordingCodec:
             name: value if isinstance(value, list) else [value]
             for name, value in (resp.get("headers") or {}).items()
         }
+        stored = resp.get("body")
         if resp.get("is_streaming"):
-            data = _stream_bytes(resp.get("body") or [], bool(resp.get("sse_done", True)))
+            done = bool(resp.get("sse_done", True))
+            body_of = functools.partial(_stream_bytes, stored or [], done)
             headers.setdefault("content-type", ["text/event-stream; charset=utf-8"])
         else:
-            data = _body_bytes(resp.get("body"))
+            body_of = functools.partial(_body_bytes, stored)
             headers.setdefault("content-type", ["application/json"])
         status = int(resp.get("status", 200))
-        return request, {
-            "status": {"code": status, "message": ""},
-            "headers": headers,
-            "body": {"string": data},
-        }
+        return StoredRequest.of(request), StoredResponse(
+            status={"code": status, "message": ""}, headers=headers, body=LazyBody(body_of)
+        )
 
 
 CODEC = RecordingCodec()

@@ -8,6 +8,7 @@ vcrpy runs ``before_record_request`` on live requests, on loaded ones and on eve
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -98,6 +99,7 @@ class Redactor:
                         found.append(name)
         return text, found
 
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - policies are few and live for the session
     def is_secret(self, name: str) -> bool:
         name = name.lower()
         return (
@@ -106,6 +108,7 @@ class Redactor:
             or any(part in name for part in SECRET_NAME_PARTS)
         )
 
+    @functools.lru_cache(maxsize=1024)  # noqa: B019
     def keeps_header(self, name: str) -> bool:
         name = name.lower()
         return (name in KEPT_REQUEST_HEADERS or name in self.extra_headers) and not self.is_secret(name)
@@ -116,6 +119,8 @@ class Redactor:
 
     def url(self, url: str) -> str:
         """``url`` with secret query values (and any userinfo password) replaced by ``REDACTED``."""
+        if "?" not in url and "@" not in url:
+            return url
         parts = urlsplit(url)
         netloc = parts.netloc
         if "@" in netloc:

@@ -1,47 +1,52 @@
-"""A faithful, deterministic, local OpenAI-compatible HTTP server for tests (stdlib only)."""
+"""A faithful, deterministic, local LLM provider HTTP server for tests (stdlib only).
+
+One server answers three wire formats: OpenAI under `/v1` (chat, completions, embeddings, models,
+the Responses API, moderations, images, audio speech, files), Anthropic Messages at
+`/v1/messages`, and the Ollama native API under `/api`. The route handlers live in `tests.fakes`;
+this module keeps the HTTP server, the dispatch and the failure injection.
+"""
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
+import dataclasses
+import gzip as _gzip
+import importlib
 import json
-import random
 import re
 import socket
-import string
-import struct
 import sys
 import threading
-import time
+import zlib
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from gzip import compress as gzip_compress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
-__all__ = ["MODELS", "TOOL_ARGUMENTS", "FakeOpenAIServer", "Hit"]
-
-JSON = dict[str, Any]
-Reply = tuple[int, JSON | list[JSON], dict[str, str]]
-
-MODELS: list[JSON] = [
-    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
-    {"id": "gpt-3.5-turbo-instruct", "object": "model", "created": 1692901427, "owned_by": "system"},
-    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"},
-]
-TOOL_ARGUMENTS = json.dumps({"city": "Paris"})
-FIXED_CREATED = 1_700_000_000
-NO_KEY_MESSAGE = (
-    "You didn't provide an API key. You need to provide your API key in an Authorization header "
-    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+from tests.fakes import (
+    anthropic_routes,
+    ollama_routes,
+    openai_misc_routes,
+    openai_routes,
+    responses_routes,
 )
-_RNG = random.SystemRandom()
-_ALNUM = string.ascii_letters + string.digits
-_HEX = "0123456789abcdef"
-_ROUTE = re.compile(r"(?:.*/v1)?/(chat/completions|completions|embeddings|models)(?:/(.+))?")
-_POST_ROUTES = ("chat/completions", "completions", "embeddings")
-_DETAILS = ("reasoning_tokens", "audio_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens")
+from tests.fakes.common import HEX, RNG, TOOL_ARGUMENTS, Abort, ProviderState, Reply, Request, find_route
+from tests.fakes.openai_routes import MODELS
+
+try:
+    _brotli: Any = importlib.import_module("brotli")
+except ImportError:  # optional
+    _brotli = None
+
+__all__ = ["BROTLI_AVAILABLE", "MODELS", "TOOL_ARGUMENTS", "FakeOpenAIServer", "Hit"]
+
+#: Whether `FakeOpenAIServer(brotli=True)` is possible (the `brotli` package is importable).
+BROTLI_AVAILABLE = _brotli is not None
+_V1 = re.compile(r"(?:.*/v1)?(/.*)")
+_OPENAI_ROUTES = [*openai_routes.ROUTES, *responses_routes.ROUTES, *openai_misc_routes.ROUTES]
+_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -58,47 +63,30 @@ class Hit:
         return json.loads(self.body)
 
 
-def _error(message: str, error_type: str = "invalid_request_error", code: str | None = None) -> JSON:
-    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    message: str
+    headers: dict[str, str]
+    error_type: str | None
+    code: str | None
 
 
-def _text_of(content: object) -> str:
-    """Text of a message content: a string, or a list of parts of which the "text" ones count."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        return "".join(str(p.get("text", "")) for p in parts)
-    return ""
+def _provider(path: str) -> str:
+    """Which wire format a path speaks: "ollama", "anthropic" or "openai"."""
+    if path == "/api" or path.startswith("/api/"):
+        return "ollama"
+    route = _V1.fullmatch(path)
+    rest = route.group(1) if route else path
+    return "anthropic" if rest == "/messages" or rest.startswith("/messages/") else "openai"
 
 
-def _pieces(text: str) -> list[str]:
-    """Split text into word deltas (spaces kept) that join back to exactly `text`."""
-    return re.findall(r"\s*\S+|\s+$", text)
-
-
-def _tokens(text: str) -> int:
-    return max(1, len(text.split()))
-
-
-def _usage(prompt: int, completion: int, *, details: bool) -> JSON:
-    usage: JSON = {"prompt_tokens": prompt, "completion_tokens": completion}
-    usage["total_tokens"] = prompt + completion
-    if details:
-        usage["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
-        usage["completion_tokens_details"] = dict.fromkeys(_DETAILS, 0)
-    return usage
-
-
-def _vector(text: str, dims: int) -> list[float]:
-    """Deterministic float32-exact values in [-1, 1) from sha256(text), hash-chained beyond 8 values."""
-    values: list[float] = []
-    block = hashlib.sha256(text.encode()).digest()
-    while len(values) < dims:
-        raw = [n / 2**31 - 1 for n in struct.unpack("<8I", block)]
-        values += struct.unpack("<8f", struct.pack("<8f", *raw))
-        block = hashlib.sha256(block).digest()
-    return values[:dims]
+def _compress(encoding: str, data: bytes) -> bytes:
+    if encoding == "gzip":
+        return _gzip.compress(data)
+    if encoding == "deflate":
+        return zlib.compress(data)  # HTTP "deflate" is the zlib format
+    return bytes(_brotli.compress(data))
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -130,15 +118,14 @@ class _Handler(BaseHTTPRequestHandler):
         super().finish()
 
     def do_GET(self) -> None:
-        """Handle any method: record the hit, then answer with JSON or an SSE stream."""
-        owner = self.server.owner
+        """Handle any method: record the hit, then answer with a body or a stream."""
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        status, payload, extra = owner._handle(self.command, self.path, headers, self._read_body())
+        provider, reply = self.server.owner._handle(self.command, self.path, headers, self._read_body())
         try:
-            self._stream(payload) if isinstance(payload, list) else self._json(status, payload, extra)
+            self._stream(provider, reply) if reply.stream is not None else self._body(provider, reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -154,54 +141,97 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         return out
 
-    def _send_head(self, status: int, content_type: str, extra: dict[str, str]) -> None:
+    def _send_head(self, status: int, provider: str, content_type: str, extra: dict[str, str]) -> None:
         owner = self.server.owner
-        ms = str(_RNG.randint(20, 900)) if owner.vary_ids else "42"
-        headers = {"content-type": content_type, "x-request-id": "req_" + owner._rand(32, _HEX)}
-        headers |= {"openai-processing-ms": ms, "openai-version": "2020-10-01"}
+        headers = {"content-type": content_type}
+        if provider == "openai":
+            ms = str(RNG.randint(20, 900)) if owner.vary_ids else "42"
+            headers |= {"x-request-id": "req_" + owner.rand(32, HEX), "openai-processing-ms": ms}
+            headers["openai-version"] = "2020-10-01"
+        elif provider == "anthropic":
+            headers["request-id"] = anthropic_routes.request_id(owner)
         headers |= {k.lower(): v for k, v in extra.items()}
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
 
-    def _json(self, status: int, payload: JSON, headers: dict[str, str]) -> None:
-        data = json.dumps(payload, indent=2).encode()
-        extra = dict(headers)
-        if self.server.owner.gzip and "gzip" in self.headers.get("Accept-Encoding", "").lower():
-            data = gzip_compress(data)
-            extra["content-encoding"] = "gzip"
-        extra["content-length"] = str(len(data))
-        self._send_head(status, "application/json", extra)
-        self.wfile.write(data)
+    def _encoding(self) -> str | None:
+        owner = self.server.owner
+        offered = {
+            p.split(";")[0].strip().lower() for p in self.headers.get("Accept-Encoding", "").split(",")
+        }
+        for name, enabled in (("br", owner.brotli), ("gzip", owner.gzip), ("deflate", owner.deflate)):
+            if enabled and name in offered:
+                return name
+        return None
 
-    def _stream(self, chunks: list[JSON]) -> None:
-        extra = {"transfer-encoding": "chunked", "cache-control": "no-cache"}
-        self._send_head(200, "text/event-stream; charset=utf-8", extra)
-        for event in [*(json.dumps(c, separators=(",", ":")) for c in chunks), "[DONE]"]:
-            data = f"data: {event}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))  # one HTTP/1.1 chunk per event
+    def _body(self, provider: str, reply: Reply) -> None:
+        extra = dict(reply.headers)
+        if isinstance(reply.body, bytes):
+            data = reply.body
+        else:
+            data = json.dumps(reply.body, indent=2 if provider == "openai" else None).encode()
+            encoding = self._encoding()
+            if encoding is not None:
+                data = _compress(encoding, data)
+                extra["content-encoding"] = encoding
+        if not reply.chunked:
+            self._send_head(
+                reply.status, provider, reply.content_type, {**extra, "content-length": str(len(data))}
+            )
+            self.wfile.write(data)
+            return
+        self._send_head(reply.status, provider, reply.content_type, {**extra, "transfer-encoding": "chunked"})
+        self._chunks(data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK))
+
+    def _stream(self, provider: str, reply: Reply) -> None:
+        extra = {"transfer-encoding": "chunked", "cache-control": "no-cache", **reply.headers}
+        self._send_head(reply.status, provider, reply.content_type, extra)
+        self._chunks(reply.stream or ())
+
+    def _chunks(self, frames: Iterable[bytes]) -> None:
+        """Write each frame as one HTTP/1.1 chunk, flushed, then the last chunk."""
+        for frame in frames:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
 
-class FakeOpenAIServer:
-    """Local OpenAI-compatible server on 127.0.0.1 with deterministic replies; a context manager.
+class FakeOpenAIServer(ProviderState):
+    """Local OpenAI / Anthropic / Ollama server on 127.0.0.1 with deterministic replies; a context
+    manager.
 
-    `vary_ids=True` makes ids, `created`, fingerprints, obfuscation and request ids fresh per
-    response, like the real API; `False` fixes them. `gzip=True` compresses non-stream JSON
-    responses for clients that accept gzip.
+    `port` binds that port (0: any free one), e.g. to re-record against the same URL.
+    `vary_ids=True` makes ids, timestamps, fingerprints, obfuscation, durations and request ids
+    fresh per response, like the real APIs; `False` fixes them. `gzip`, `deflate` and `brotli`
+    compress non-stream JSON bodies for clients that accept that encoding (`brotli` needs the
+    `brotli` package: see `BROTLI_AVAILABLE`). `big_stream=n` makes every echo reply `n` numbered
+    words (a stream of n content chunks); a user message `COUNT <n>` does that for one request.
     """
 
-    def __init__(self, *, vary_ids: bool = True, gzip: bool = False) -> None:
-        self.vary_ids = vary_ids
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        vary_ids: bool = True,
+        gzip: bool = False,
+        deflate: bool = False,
+        brotli: bool = False,
+        big_stream: int | None = None,
+    ) -> None:
+        if brotli and not BROTLI_AVAILABLE:
+            raise RuntimeError("brotli=True needs the brotli package (check BROTLI_AVAILABLE)")
+        super().__init__(vary_ids=vary_ids, big_stream=big_stream)
         self.gzip = gzip
+        self.deflate = deflate
+        self.brotli = brotli
         self.hits: list[Hit] = []
-        self._errors: deque[tuple[int, JSON, dict[str, str]]] = deque()
-        self._lock = threading.Lock()
+        self._errors: deque[_Failure] = deque()
+        self._stream_errors: deque[tuple[int, _Failure]] = deque()
         self._sockets: set[socket.socket] = set()
         self._connections = 0
-        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = _HTTPServer(("127.0.0.1", port), _Handler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
 
@@ -211,9 +241,14 @@ class FakeOpenAIServer:
         return int(self._httpd.server_address[1])
 
     @property
+    def url(self) -> str:
+        """Root URL, for an Anthropic client's `base_url` or an Ollama client's `host`."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def base_url(self) -> str:
         """Base URL for an OpenAI client, ending in /v1."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return self.url + "/v1"
 
     @property
     def connections(self) -> int:
@@ -247,10 +282,11 @@ class FakeOpenAIServer:
         self.close()
 
     def reset(self) -> None:
-        """Forget recorded hits and queued errors."""
+        """Forget recorded hits and queued errors (stored responses and files stay)."""
         with self._lock:
             self.hits.clear()
             self._errors.clear()
+            self._stream_errors.clear()
 
     def queue_error(
         self,
@@ -260,140 +296,94 @@ class FakeOpenAIServer:
         error_type: str | None = None,
         code: str | None = None,
     ) -> None:
-        """Answer the next request (FIFO) with `status`, OpenAI error JSON and extra `headers`."""
-        if error_type is None:
-            error_type = "requests" if status == 429 else "invalid_request_error"
-            error_type = "server_error" if status >= 500 else error_type
+        """Answer the next request (FIFO) with `status`, the error JSON of the provider its path
+        belongs to (OpenAI, Anthropic or Ollama) and extra `headers`. `error_type` defaults from
+        the status; `code` is OpenAI's only."""
         with self._lock:
-            self._errors.append((status, _error(message, error_type, code), dict(headers or {})))
+            self._errors.append(_Failure(status, message, dict(headers or {}), error_type, code))
+
+    def queue_stream_error(
+        self, after_chunks: int, message: str = "Injected stream error", error_type: str | None = None
+    ) -> None:
+        """Break the next streaming response (FIFO): send `after_chunks` events, then the error the
+        provider sends mid-stream (OpenAI: `data: {"error": ...}` or a Responses `error` event;
+        Anthropic: `event: error`; Ollama: an `{"error": ...}` line), then end the stream."""
+        with self._lock:
+            self._stream_errors.append((after_chunks, _Failure(200, message, {}, error_type, None)))
 
     def _track(self, sock: socket.socket, *, add: bool) -> None:
         with self._lock:
             self._connections += add
             (self._sockets.add if add else self._sockets.discard)(sock)
 
-    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
-        """Record the hit and compute (status, JSON body or stream chunks, extra headers)."""
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[str, Reply]:
+        """Record the hit and compute (provider, reply)."""
         with self._lock:
             self.hits.append(Hit(method, target, headers, body))
-            if self._errors:
-                return self._errors.popleft()
-        auth = headers.get("authorization", "")
+            failure = self._errors.popleft() if self._errors else None
+        path, _, query = target.partition("?")
+        provider = _provider(path)
+        if failure is not None:
+            return provider, self._failure(provider, failure)
+        route = _V1.fullmatch(path)
+        route_path = path if provider == "ollama" or route is None else route.group(1)
+        request = Request(method, route_path, dict(parse_qsl(query)), headers, body)
+        try:
+            reply = self._route(provider, request, path)
+        except Abort as abort:
+            reply = abort.reply
+        if reply.stream is not None:
+            with self._lock:
+                broken = self._stream_errors.popleft() if self._stream_errors else None
+            frames = self._broken(reply, *broken) if broken else self._ended(reply.stream, reply.end)
+            reply = dataclasses.replace(reply, stream=frames)
+        return provider, reply
+
+    @staticmethod
+    def _ended(frames: Iterable[bytes], end: bytes) -> Iterator[bytes]:
+        yield from frames
+        if end:
+            yield end
+
+    @staticmethod
+    def _broken(reply: Reply, after: int, failure: _Failure) -> Iterator[bytes]:
+        sent = 0
+        for frame in reply.stream or ():
+            if sent == after:
+                break
+            sent += 1
+            yield frame
+        if reply.stream_error is not None:
+            yield reply.stream_error(sent, failure.message, failure.error_type)
+
+    def _route(self, provider: str, request: Request, path: str) -> Reply:
+        public = find_route(openai_misc_routes.PUBLIC_ROUTES, dataclasses.replace(request, path=path))
+        if public is not None:
+            return public[0](self, request, public[1])
+        if provider == "ollama":
+            found = find_route(ollama_routes.ROUTES, request)
+            return found[0](self, request, found[1]) if found else ollama_routes.not_found()
+        if provider == "anthropic":
+            denied = anthropic_routes.check_headers(self, request)
+            found = find_route(anthropic_routes.ROUTES, request)
+            if denied is not None or found is None:
+                return denied or anthropic_routes.error(self, 404, "Not Found", "not_found_error")
+            return found[0](self, request, found[1])
+        auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:].strip():
-            return 401, _error(NO_KEY_MESSAGE, code="invalid_api_key"), {}
-        path = target.split("?", 1)[0]
-        match = _ROUTE.fullmatch(path)
-        route, rest = (match.group(1), match.group(2)) if match else ("", None)
-        if method == "GET" and route == "models":
-            model = next((m for m in MODELS if m["id"] == rest), None)
-            if rest is None or model is not None:
-                return 200, model or {"object": "list", "data": MODELS}, {}
-            return 404, _error(f"The model '{rest}' does not exist", code="model_not_found"), {}
-        builders = dict(zip(_POST_ROUTES, (self._chat, self._completion, self._embeddings), strict=True))
-        if method != "POST" or route not in builders or rest is not None:
-            return 404, _error(f"Invalid URL ({method} {path})"), {}
-        request: object = None
-        with contextlib.suppress(ValueError):
-            request = json.loads(body)
-        if not isinstance(request, dict):
-            return 400, _error("We could not parse the JSON body of your request."), {}
-        if not request.get("model"):
-            return 400, _error("you must provide a model parameter"), {}
-        return 200, builders[route](request), {}
+            return openai_routes.error(401, openai_routes.NO_KEY_MESSAGE, code="invalid_api_key")
+        found = find_route(_OPENAI_ROUTES, request)
+        if found is None:
+            return openai_routes.error(404, f"Invalid URL ({request.method} {path})")
+        return found[0](self, request, found[1])
 
-    def _rand(self, length: int, alphabet: str = _ALNUM) -> str:
-        return (
-            "".join(_RNG.choices(alphabet, k=length)) if self.vary_ids else ("fixed" + "0" * length)[:length]
-        )
-
-    def _base(self, prefix: str, obj: str, request: JSON) -> JSON:
-        created = int(time.time()) if self.vary_ids else FIXED_CREATED
-        return {"id": prefix + self._rand(24), "object": obj, "created": created, "model": request["model"]}
-
-    def _obfuscation(self) -> str:
-        return self._rand(_RNG.randint(4, 16) if self.vary_ids else 8)
-
-    def _chat(self, request: JSON) -> JSON | list[JSON]:
-        """Build a ChatCompletion, or the list of ChatCompletionChunks when streaming."""
-        messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
-        last = messages[-1] if messages else {}
-        tools = request.get("tools") or []
-        text: str | None = None
-        call: JSON | None = None
-        if last.get("role") == "tool":
-            text = "Tool said: " + _text_of(last.get("content"))
-        elif tools:
-            name = (tools[0].get("function") or {}).get("name") or tools[0].get("name") or "tool"
-            call = {"id": "call_" + self._rand(24), "type": "function"}
-            call["function"] = {"name": name, "arguments": TOOL_ARGUMENTS}
+    def _failure(self, provider: str, failure: _Failure) -> Reply:
+        status, message, error_type = failure.status, failure.message, failure.error_type
+        if provider == "anthropic":
+            reply = anthropic_routes.error(self, status, message, error_type)
+        elif provider == "ollama":
+            reply = ollama_routes.error(status, message)
         else:
-            user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-            text = "Echo: " + _text_of(user.get("content"))
-        finish = "tool_calls" if call else "stop"
-        prompt_tokens = sum(_tokens(_text_of(m.get("content"))) + 3 for m in messages)
-        usage = _usage(prompt_tokens, _tokens(text if text is not None else TOOL_ARGUMENTS), details=True)
-        base = self._base("chatcmpl-", "chat.completion", request)
-        extra = {"service_tier": "default", "system_fingerprint": "fp_" + self._rand(10, _HEX)}
-        if not request.get("stream"):
-            message: JSON = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
-            if call:
-                message["tool_calls"] = [call]
-            choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-            return {**base, "choices": [choice], "usage": usage, **extra}
-        base = {**base, "object": "chat.completion.chunk", **extra}
-        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-
-        def chunk(delta: JSON, finish_reason: str | None = None) -> JSON:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            usage_field = {"usage": None} if include_usage else {}
-            return {**base, "choices": [choice], **usage_field, "obfuscation": self._obfuscation()}
-
-        if call:
-            start = {"index": 0, **call, "function": {**call["function"], "arguments": ""}}
-            first: JSON = {"role": "assistant", "content": None, "tool_calls": [start], "refusal": None}
-            parts = re.findall(r"\w+|\W+", TOOL_ARGUMENTS)
-            deltas: list[JSON] = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in parts]
-        else:
-            first = {"role": "assistant", "content": "", "refusal": None}
-            deltas = [{"content": piece} for piece in _pieces(text or "")]
-        chunks = [chunk(first), *(chunk(d) for d in deltas), chunk({}, finish)]
-        if include_usage:
-            chunks.append({**base, "choices": [], "usage": usage, "obfuscation": self._obfuscation()})
-        return chunks
-
-    def _completion(self, request: JSON) -> JSON | list[JSON]:
-        """Build a legacy Completion, or the list of Completion chunks when streaming."""
-        prompt = request.get("prompt", "")
-        prompt = (prompt or [""])[0] if isinstance(prompt, list) else prompt
-        prompt = prompt if isinstance(prompt, str) else json.dumps(prompt)
-        text = "Echo: " + prompt
-        usage = _usage(_tokens(prompt), _tokens(text), details=False)
-        base = self._base("cmpl-", "text_completion", request)
-        base["system_fingerprint"] = "fp_" + self._rand(10, _HEX)
-
-        def choice(piece: str, finish_reason: str | None) -> JSON:
-            return {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish_reason}
-
-        if not request.get("stream"):
-            return {**base, "choices": [choice(text, "stop")], "usage": usage}
-        chunks = [{**base, "choices": [choice(p, None)]} for p in _pieces(text)]
-        chunks.append({**base, "choices": [choice("", "stop")]})
-        if (request.get("stream_options") or {}).get("include_usage"):
-            chunks.append({**base, "choices": [], "usage": usage})
-        return chunks
-
-    def _embeddings(self, request: JSON) -> JSON:
-        """Build a CreateEmbeddingResponse honouring `encoding_format` and `dimensions` (default 8)."""
-        raw = request.get("input", "")
-        single = isinstance(raw, str) or (isinstance(raw, list) and bool(raw) and isinstance(raw[0], int))
-        texts = [t if isinstance(t, str) else json.dumps(t) for t in ([raw] if single else raw)]
-        dims = int(request.get("dimensions") or 8)
-        data = []
-        for index, text in enumerate(texts):
-            embedding: list[float] | str = _vector(text, dims)
-            if request.get("encoding_format") == "base64":
-                embedding = base64.b64encode(struct.pack(f"<{dims}f", *embedding)).decode()
-            data.append({"object": "embedding", "index": index, "embedding": embedding})
-        tokens = sum(_tokens(t) for t in texts)
-        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-        return {"object": "list", "data": data, "model": request["model"], "usage": usage}
+            error_type = error_type or openai_routes.default_error_type(status)
+            reply = openai_routes.error(status, message, error_type, code=failure.code)
+        return dataclasses.replace(reply, headers={**reply.headers, **failure.headers})
