@@ -9,11 +9,13 @@ The normalisation is llama-stack's (``_normalize_body_for_hash``): every float i
 from __future__ import annotations
 
 import base64
+import email.policy
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -44,12 +46,39 @@ def normalize_body(value: JSONValue) -> JSONValue:
     return value
 
 
-def parse_body(raw: bytes | str | None) -> JSONValue:
-    """A request body as stored: parsed JSON, else text, else ``{"__bytes__": base64}``; None if empty."""
+def _parse_multipart(raw: bytes, content_type: str) -> JSONValue:
+    """A multipart/form-data body as ``{"__multipart__": [parts]}``, its random boundary left out."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
+    parts = []
+    for part in message.iter_parts():
+        entry: dict[str, Any] = {"name": part.get_param("name", header="content-disposition")}
+        if part.get_filename() is not None:
+            entry["filename"] = part.get_filename()
+        if part.get("content-type"):
+            entry["content_type"] = part.get_content_type()
+        payload = part.get_payload(decode=True) or b""
+        try:
+            entry["text"] = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            entry["bytes"] = base64.b64encode(payload).decode("ascii")
+        parts.append(entry)
+    return {"__multipart__": parts}
+
+
+def parse_body(raw: bytes | str | None, content_type: str | None = None) -> JSONValue:
+    """A request body as stored: parsed JSON, else text, else ``{"__bytes__": base64}``; None if empty.
+
+    A multipart/form-data body becomes ``{"__multipart__": [{"name", "filename", "content_type",
+    "text" | "bytes"}]}``.
+    """
     if raw is None or raw == b"" or raw == "":
         return None
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
+    if content_type and content_type.startswith("multipart/form-data") and "boundary=" in content_type:
+        return _parse_multipart(raw, content_type)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -184,7 +213,8 @@ def canonical_request(
             return canonical
     url = canonicalizer.redactor.url(request.uri)
     parts = urlsplit(url)
-    body = normalize_body(parse_body(body_bytes))
+    content_type = request.headers.get("content-type") if hasattr(request.headers, "get") else None
+    body = normalize_body(parse_body(body_bytes, content_type))
     if canonicalizer.rules:
         body = canonicalizer.rules.apply(body)
     path = parts.path or "/"

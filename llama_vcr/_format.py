@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from vcr.request import Request
 
 from ._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of, request_hash
+from ._compat import NotReplayableError, from_llama_stack
 from ._normalize import REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
 from ._redact import SDK_ATTR, Redactor, sdk_of
 from ._types import DATA_KEY, REGISTRY, TypeRegistry, TypeRule, envelope, is_envelope, unwrap
@@ -89,6 +90,14 @@ def _raw_value(data: bytes, content_type: str) -> Any:
     return {TEXT_KEY: text}
 
 
+def _without_boundary(headers: dict[str, Any]) -> dict[str, Any]:
+    """Request headers with a multipart boundary (random per request) left out."""
+    content_type = headers.get("content-type")
+    if isinstance(content_type, str) and "boundary=" in content_type:
+        headers["content-type"] = content_type.split(";", 1)[0]
+    return headers
+
+
 def _is_marked(value: Any) -> bool:
     return isinstance(value, dict) and (TEXT_KEY in value or BYTES_KEY in value)
 
@@ -127,6 +136,17 @@ def _encode_stream(text: str, rule: TypeRule | None) -> tuple[list[Any], bool]:
             item[EVENT_KEY] = event
         chunks.append(item)
     return chunks, done
+
+
+def _ndjson_value(line: str, chunk_type: str | None) -> Any:
+    try:
+        return envelope(json.loads(line), chunk_type)
+    except ValueError:
+        return {TEXT_KEY: line}
+
+
+def _ndjson_bytes(chunks: list[Any]) -> bytes:
+    return b"".join(_body_bytes(chunk) + b"\n" for chunk in chunks)
 
 
 def _encode_json(value: Any, rule: TypeRule | None) -> Any:
@@ -275,6 +295,13 @@ class RecordingCodec:
         if content_type.startswith("text/event-stream"):
             chunks, done = _encode_stream(body.decode("utf-8"), rule)
             stored = {"body": chunks, "is_streaming": True, "sse_done": done}
+        elif "ndjson" in content_type:
+            chunk_type = rule.chunk if rule else None
+            lines = body.decode("utf-8").splitlines()
+            stored = {
+                "body": [_ndjson_value(line, chunk_type) for line in lines if line.strip()],
+                "is_streaming": True,
+            }
         else:
             value = _raw_value(body, content_type)
             if not _is_marked(value):
@@ -300,7 +327,7 @@ class RecordingCodec:
             "request": {
                 "method": canonical.method,
                 "url": canonical.url,
-                "headers": self.redactor.headers(request.headers),
+                "headers": _without_boundary(self.redactor.headers(request.headers)),
                 "body": canonical.body,
                 "endpoint": canonical.endpoint,
                 "model": canonical.model,
@@ -311,6 +338,10 @@ class RecordingCodec:
 
     def decode(self, document: Mapping[str, Any]) -> tuple[Request, dict[str, Any]]:
         """The vcrpy ``(Request, response)`` pair a document replays as."""
+        try:
+            document = from_llama_stack(dict(document))
+        except NotReplayableError as exc:
+            raise RecordingFormatError(str(exc)) from exc
         req = document["request"]
         raw = req.get("body")
         if raw is None:
@@ -333,7 +364,11 @@ class RecordingCodec:
             for name, value in (resp.get("headers") or {}).items()
         }
         stored = resp.get("body")
-        if resp.get("is_streaming"):
+        content_type = str((headers.get("content-type") or [""])[0])
+        if resp.get("is_streaming") and ("ndjson" in content_type or (not content_type and "/api/" in url)):
+            body_of = functools.partial(_ndjson_bytes, stored or [])
+            headers.setdefault("content-type", ["application/x-ndjson"])
+        elif resp.get("is_streaming"):
             done = bool(resp.get("sse_done", True))
             body_of = functools.partial(_stream_bytes, stored or [], done)
             headers.setdefault("content-type", ["text/event-stream; charset=utf-8"])

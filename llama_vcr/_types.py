@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -47,25 +48,6 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-OPENAI_RULES = (
-    TypeRule(
-        "POST",
-        r"/chat/completions$",
-        body="openai.types.chat.chat_completion.ChatCompletion",
-        chunk="openai.types.chat.chat_completion_chunk.ChatCompletionChunk",
-    ),
-    TypeRule(
-        "POST",
-        r"/completions$",
-        body="openai.types.completion.Completion",
-        chunk="openai.types.completion.Completion",
-    ),
-    TypeRule("POST", r"/embeddings$", body="openai.types.create_embedding_response.CreateEmbeddingResponse"),
-    TypeRule("GET", r"/models$", items="openai.types.model.Model"),
-    TypeRule("GET", r"/models/[^/]+$", body="openai.types.model.Model"),
-)
-
-
 class TypeRegistry:
     """An ordered list of :class:`TypeRule`; the first rule that matches a request wins."""
 
@@ -80,12 +62,9 @@ class TypeRegistry:
         return next((rule for rule in self._rules if rule.matches(method.upper(), endpoint)), None)
 
 
-REGISTRY = TypeRegistry(OPENAI_RULES)
-
-
 @lru_cache(maxsize=256)
-def import_type(type_name: str) -> type:
-    """The class named ``<module>.<QualName>``; raises :class:`UnknownTypeError`."""
+def _import_object(type_name: str) -> Any:
+    """The object named ``<module>.<QualName>``: a class, or a discriminated union alias."""
     module_name, _, qualname = type_name.rpartition(".")
     while module_name:
         try:
@@ -99,10 +78,41 @@ def import_type(type_name: str) -> type:
                 target = getattr(target, attr)
         except AttributeError:
             break
-        if isinstance(target, type):
-            return target
-        break
+        return target
     raise UnknownTypeError(f"cannot import SDK type {type_name!r}")
+
+
+def import_type(type_name: str) -> type:
+    """The class named ``<module>.<QualName>``; raises :class:`UnknownTypeError`."""
+    target = _import_object(type_name)
+    if not isinstance(target, type):
+        raise UnknownTypeError(f"{type_name!r} is not a class")
+    return target
+
+
+@lru_cache(maxsize=64)
+def _union_members(type_name: str) -> dict[str, type]:
+    """``{type literal: member class}`` of a union discriminated by its members' ``type`` field."""
+    target = _import_object(type_name)
+    while typing.get_origin(target) is typing.Annotated:
+        target = typing.get_args(target)[0]
+    members: dict[str, type] = {}
+    for member in typing.get_args(target):
+        field = getattr(member, "model_fields", {}).get("type")
+        for literal in typing.get_args(field.annotation) if field is not None else ():
+            members.setdefault(literal, member)
+    return members
+
+
+def resolve(type_name: str, data: Any) -> type:
+    """The class ``data`` should be: ``type_name`` itself, or the union member its ``type`` selects."""
+    target = _import_object(type_name)
+    if isinstance(target, type):
+        return target
+    member = _union_members(type_name).get(data.get("type") if isinstance(data, dict) else None)
+    if member is None:
+        raise UnknownTypeError(f"no member of {type_name!r} has type {data.get('type')!r}")
+    return member
 
 
 @lru_cache(maxsize=512)
@@ -143,10 +153,11 @@ def envelope(data: Any, type_name: str | None) -> Any:
     if type_name is None or not isinstance(data, dict):
         return data
     try:
-        import_type(type_name).model_validate(data)  # type: ignore[attr-defined]
+        cls: Any = resolve(type_name, data)
+        cls.model_validate(data)
     except Exception:  # an optional SDK missing, or data the SDK would not accept
         return data
-    return {TYPE_KEY: type_name, DATA_KEY: data}
+    return {TYPE_KEY: type_name_of(cls), DATA_KEY: data}
 
 
 def is_envelope(value: Any) -> bool:
@@ -182,3 +193,12 @@ def revive(value: Any, *, strict: bool = False) -> Any:
             return cls.model_construct(**data)
         except Exception:
             return data
+
+
+def _default_registry() -> TypeRegistry:
+    from .providers import RULES  # the provider modules import TypeRule from here
+
+    return TypeRegistry(RULES)
+
+
+REGISTRY = _default_registry()

@@ -1,0 +1,250 @@
+"""Shared pieces of the ``llama-vcr`` command line: output, tables, finding and describing recordings."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+
+from ._canonical import endpoint_of
+from ._persister import recording_files
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+#: Characters pytest-recording replaces with ``-`` in a cassette name (``get_default_cassette_name``).
+FORBIDDEN_IN_NAME = "<>?%*:|\"'/\\"
+#: Directory (under the destination) for recordings that name no test.
+SESSION_DIR = "_session"
+
+_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+_LONG_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: reported as ``llama-vcr: <message>``, exit status 2."""
+
+
+@dataclass
+class Console:
+    """Where a command writes: ``out`` for results, ``err`` for ``llama-vcr: ...`` messages."""
+
+    out: TextIO
+    err: TextIO
+    color: bool = False
+
+    @classmethod
+    def for_terminal(cls) -> Console:
+        """The process's stdout/stderr; colour only on a TTY and only without ``NO_COLOR``."""
+        out = sys.stdout
+        color = bool(getattr(out, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+        return cls(out, sys.stderr, color)
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def error(self, message: str) -> None:
+        self.err.write(f"llama-vcr: {message}\n")
+
+    def style(self, text: str, *styles: str) -> str:
+        if not self.color or not styles or not text:
+            return text
+        codes = ";".join(_STYLES[name] for name in styles)
+        return f"\033[{codes}m{text}\033[0m"
+
+    def json(self, value: Any) -> None:
+        self.out.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+    """Rows as aligned text lines (header first); columns in ``right`` are right-aligned."""
+    right = set(right)
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in pairs]
+        return "  ".join(cells).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+def human_size(size: int) -> str:
+    """``512B``, ``9.4K``, ``1.2M``."""
+    value = float(size)
+    for unit in ("B", "K", "M"):
+        if value < 1024:
+            return f"{int(value)}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}G"
+
+
+def human_age(seconds: float, *, days: bool = False) -> str:
+    """``42s``, ``5m``, ``3h``, ``12d``, ``2y`` (the future counts as now); ``days`` for a date-only time."""
+    seconds = max(0.0, seconds)
+    units = ((60, 1, "s"), (3600, 60, "m"), (86400, 3600, "h"), (365 * 86400, 86400, "d"))
+    for limit, divisor, unit in units[3:] if days else units:
+        if seconds < limit:
+            return f"{int(seconds // divisor)}{unit}"
+    return f"{int(seconds // (365 * 86400))}y"
+
+
+def recorded_time(document: Mapping[str, Any], path: Path) -> tuple[float, str]:
+    """When a recording was made: its ``recorded_at`` (ISO 8601 or epoch) if any, else the file's mtime."""
+    value = document.get("recorded_at")
+    stamp: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        stamp = float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            stamp = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+    if stamp is not None:
+        return stamp, "recorded_at"
+    return path.stat().st_mtime, "mtime"
+
+
+def age_of(stamp: float) -> float:
+    return time.time() - stamp
+
+
+def iter_recordings(paths: Iterable[Path]) -> list[Path]:
+    """Recording files named by ``paths``: files as given, directories searched recursively.
+
+    Hidden files and directories are skipped; within a directory files come in replay order.
+    Raises :class:`UsageError` for a path that does not exist.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            for current, dirnames, _ in os.walk(path):
+                dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+                found.extend(recording_files(Path(current)))
+        else:
+            raise UsageError(f"no such file or directory: {path}")
+    return found
+
+
+def is_vcrpy_cassette(path: Path) -> bool:
+    """A plain vcrpy JSON cassette (a test that opted out with ``"serializer": "json"``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("interactions"), list)
+
+
+def short_name(name: str) -> str:
+    """A file name with every 64-hex hash cut to 12 characters (``3e85d726f826…-2``)."""
+    stem = name[:-5] if name.endswith(".json") else name
+    return _LONG_HASH.sub(lambda match: match.group(0)[:12] + "…", stem)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a recording's request was: ``method`` is None for llama-stack ``tool_invoke`` records."""
+
+    method: str | None
+    endpoint: str
+    model: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.endpoint}" if self.method else self.endpoint
+
+
+def request_body(document: Mapping[str, Any]) -> Any:
+    """The request body (llama-stack's later raw-HTTP records call it ``payload``)."""
+    request = document.get("request") or {}
+    if "tool_name" in request and "body" not in request:  # llama-stack tool_invoke records
+        return {key: request[key] for key in ("tool_name", "kwargs") if key in request}
+    return request.get("body", request.get("payload"))
+
+
+def describe_request(document: Mapping[str, Any]) -> RequestInfo:
+    request = document.get("request") or {}
+    if "tool_name" in request:
+        return RequestInfo(None, f"tool:{request.get('provider')}.{request['tool_name']}", None)
+    method = request.get("method")
+    endpoint = request.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        url = request.get("url")
+        endpoint = endpoint_of(url) if isinstance(url, str) else "?"
+    model = request.get("model")
+    if not isinstance(model, str):
+        body = request_body(document)
+        model = body.get("model") if isinstance(body, dict) else None
+    return RequestInfo(
+        str(method).upper() if method else None, endpoint, model if isinstance(model, str) else None
+    )
+
+
+def status_of(document: Mapping[str, Any]) -> int | None:
+    """The HTTP status: ``status`` if recorded, a llama-stack exception's code, else 200."""
+    response = document.get("response") or {}
+    if isinstance(response.get("status"), int):
+        return int(response["status"])
+    if response.get("is_exception"):
+        code = (response.get("exception_data") or {}).get("status_code")
+        return code if isinstance(code, int) else None
+    return 200
+
+
+def chunk_count(document: Mapping[str, Any]) -> int | None:
+    response = document.get("response") or {}
+    body = response.get("body")
+    return len(body) if response.get("is_streaming") and isinstance(body, list) else None
+
+
+def test_id_of(document: Mapping[str, Any]) -> str | None:
+    test_id = document.get("test_id")
+    return test_id if isinstance(test_id, str) and test_id else None
+
+
+def cassette_name(test_id: str) -> str:
+    """The per-test directory name pytest-recording derives for a node id (``Class.test[param]``)."""
+    _, _, rest = test_id.partition("::")
+    head, bracket, params = rest.partition("[")
+    parts = head.split("::")
+    name = parts[-1] + bracket + params
+    if len(parts) > 1:
+        name = f"{parts[-2]}.{name}"
+    for char in FORBIDDEN_IN_NAME:
+        name = name.replace(char, "-")
+    return name
+
+
+def directory_for_test(test_id: str) -> PurePosixPath:
+    """``<module path without .py>/<cassette name>``: where a test's recordings live in the cassette dir.
+
+    Raises :class:`ValueError` for an id that is not ``path/to/module.py::name``.
+    """
+    module, sep, rest = test_id.partition("::")
+    if not sep or not module or not rest:
+        raise ValueError(f"not a pytest node id (path/to/test_module.py::test_name): {test_id!r}")
+    module_path = PurePosixPath(module.replace("\\", "/"))
+    if module_path.suffix == ".py":
+        module_path = module_path.with_suffix("")
+    parts = [part for part in module_path.parts if part not in ("/", ".", "..")]
+    return PurePosixPath(*parts, cassette_name(test_id))
+
+
+def display(path: Path) -> str:
+    """A path as the user would type it: relative to the current directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path)

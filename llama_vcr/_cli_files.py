@@ -1,0 +1,373 @@
+"""``llama-vcr prune`` (recordings of tests that no longer exist) and ``llama-vcr convert``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ._canonical import Canonicalizer, canonical_request
+from ._cli_common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    SESSION_DIR,
+    Console,
+    UsageError,
+    directory_for_test,
+    display,
+    is_vcrpy_cassette,
+    iter_recordings,
+    test_id_of,
+)
+from ._errors import RecordingError
+from ._format import CODEC, RecordingCodec, recording_name
+from ._normalize import IdMap
+from ._persister import read_document
+from ._redact import REDACTED, Redactor
+
+# --- prune -------------------------------------------------------------------------------------------
+
+
+_COLLECTED = re.compile(r"^(\d+)(/\d+)? tests? collected")
+_SKIPPED = re.compile(r"^SKIPPED \[\d+\] (.+?):\d+: ")
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What pytest collected: node ids, and the paths of modules (or conftests) it skipped."""
+
+    node_ids: frozenset[str]
+    skipped: tuple[str, ...]
+
+    def protects(self, test_id: str | None, directory: Path) -> bool:
+        """Whether a recording belongs to a module pytest skipped while collecting (so keep it)."""
+        for skipped in self.skipped:
+            path = PurePosixPath(skipped)
+            prefix = path.parent if path.name == "conftest.py" else path.with_suffix("")
+            module = PurePosixPath(test_id.partition("::")[0]).with_suffix("") if test_id else None
+            if module is not None and (module == prefix or prefix in module.parents):
+                return True
+            if path.name != "conftest.py" and directory.parent.parts[-len(prefix.parts) :] == prefix.parts:
+                return True
+        return False
+
+
+def collect_node_ids(rootdir: Path | None) -> Collection:
+    """The node ids ``pytest --collect-only -q`` lists, run in ``rootdir`` (or the current directory).
+
+    ``--verbosity=-1`` is ``-q`` pinned, so an ``addopts`` with ``-q`` or ``-v`` cannot change
+    the output; the ids are checked against pytest's own count, and a deselection refused.
+    ``-rs`` lists modules skipped while collecting (``pytest.importorskip``): their tests are
+    missing from the ids, so their recordings must be kept.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--collect-only",
+        "--verbosity=-1",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+    ]
+    if rootdir is not None:
+        command.append(f"--rootdir={rootdir.resolve()}")
+    result = subprocess.run(command, cwd=rootdir, capture_output=True, text=True, check=False)
+    where = display(rootdir) if rootdir else "the current directory"
+    if result.returncode == 5:
+        raise UsageError(f"pytest collected no tests in {where}; not pruning (is --rootdir right?)")
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise UsageError(
+            f"pytest could not collect the tests in {where} (exit {result.returncode}); not pruning\n{tail}"
+        )
+    node_ids: list[str] = []
+    lines = iter(result.stdout.splitlines())
+    for line in lines:
+        if not line.strip():
+            break  # the node ids end at the first blank line; the summary follows
+        if "::" in line and not line.startswith(" "):
+            node_ids.append(line.strip())
+    rest = [line.strip() for line in lines]
+    counts = [match for line in rest if (match := _COLLECTED.match(line))]
+    if counts and counts[-1].group(2):
+        raise UsageError(f"pytest deselected tests in {where} (-k/-m in addopts?); not pruning")
+    if not counts or int(counts[-1].group(1)) != len(node_ids):
+        raise UsageError(f"cannot read pytest's list of tests in {where}; not pruning")
+    skipped = tuple(dict.fromkeys(match.group(1) for line in rest if (match := _SKIPPED.match(line))))
+    return Collection(frozenset(node_ids), skipped)
+
+
+def _suffix_match(directory: Path, candidates: set[tuple[str, ...]], depths: set[int]) -> bool:
+    parts = directory.parts
+    return any(tuple(parts[-depth:]) in candidates for depth in depths if depth <= len(parts))
+
+
+def _remove_empty_dirs(root: Path) -> list[Path]:
+    """Remove every empty directory below ``root`` (deepest first), never ``root`` itself."""
+    removed: list[Path] = []
+    for current, _, _ in sorted(os.walk(root), key=lambda entry: -len(Path(entry[0]).parts)):
+        path = Path(current)
+        if path != root and not any(path.iterdir()):
+            path.rmdir()
+            removed.append(path)
+    return removed
+
+
+def cmd_prune(args: argparse.Namespace, console: Console) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise UsageError(f"no such directory: {root}")
+    rootdir = Path(args.rootdir) if args.rootdir else None
+    if rootdir is not None and not rootdir.is_dir():
+        raise UsageError(f"no such directory: {rootdir}")
+    collection = collect_node_ids(rootdir)
+    node_ids = collection.node_ids
+    expected = {directory_for_test(node_id).parts for node_id in node_ids}
+    depths = {len(parts) for parts in expected}
+    orphans: list[tuple[Path, str | None]] = []
+    protected: list[Path] = []
+    unreadable: list[tuple[Path, str]] = []
+    for path in iter_recordings([root]):
+        try:
+            document = read_document(path, CODEC)
+        except RecordingError as exc:
+            if not is_vcrpy_cassette(path):  # a plain vcrpy cassette is not ours to judge
+                unreadable.append((path, exc.problem))
+            continue
+        test_id = test_id_of(document)
+        if test_id in node_ids or _suffix_match(path.parent.resolve(), expected, depths):
+            continue
+        if collection.protects(test_id, path.parent.resolve()):
+            protected.append(path)
+            continue
+        orphans.append((path, test_id))
+    removed: list[Path] = []
+    if args.yes:
+        for path, _ in orphans:
+            path.unlink()
+        removed = _remove_empty_dirs(root)
+    if args.json:
+        console.json(
+            {
+                "collected": len(node_ids),
+                "orphans": [{"path": display(p), "test_id": t} for p, t in orphans],
+                "unreadable": [{"path": display(p), "problem": problem} for p, problem in unreadable],
+                "deleted": bool(args.yes),
+                "removed_directories": [display(p) for p in removed],
+                "skipped_modules": list(collection.skipped),
+                "kept_for_skipped_modules": [display(p) for p in protected],
+            }
+        )
+    else:
+        verb = "deleted" if args.yes else "would delete"
+        for path, test_id in orphans:
+            console.print(f"{verb} {display(path)}  ({test_id or 'no test_id'})")
+        for path, problem in unreadable:
+            console.print(
+                f"{display(path)}: {console.style('not a readable recording, left alone: ' + problem, 'red')}"
+            )
+        for path in removed:
+            console.print(f"removed empty directory {display(path)}")
+        if protected:
+            modules = ", ".join(collection.skipped)
+            console.print(
+                f"kept {len(protected)} recording(s) of modules pytest skipped while collecting: {modules}"
+            )
+        summary = f"{len(orphans)} recording(s) of tests pytest no longer collects"
+        summary += f" ({len(node_ids)} tests collected)"
+        if orphans and not args.yes:
+            summary += "; run again with --yes to delete them"
+        console.print(console.style(summary, "yellow" if orphans else "green"))
+    return EXIT_PROBLEMS if unreadable or (orphans and not args.yes) else EXIT_OK
+
+
+# --- convert -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """Files convert writes: destination -> (text, source), plus what it reports."""
+
+    writes: dict[Path, tuple[str, str]] = field(default_factory=dict)
+    #: Verbatim copies keep their source's modification time (``ls`` shows it as the age).
+    mtimes: dict[Path, float] = field(default_factory=dict)
+    unchanged: list[Path] = field(default_factory=list)
+    conflicts: list[Path] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    #: (destination, environment variable) whose value was found and replaced by ``REDACTED``.
+    scrubbed: list[tuple[Path, str]] = field(default_factory=list)
+
+    def add(self, destination: Path, text: str, source: str, mtime: float | None = None) -> None:
+        if destination in self.writes:
+            self.conflicts.append(destination)
+        elif destination.exists():
+            same = destination.read_bytes() == text.encode("utf-8")
+            (self.unchanged if same else self.conflicts).append(destination)
+        else:
+            self.writes[destination] = (text, source)
+            if mtime is not None:
+                self.mtimes[destination] = mtime
+
+
+def derive_test_id(cassette: Path) -> str:
+    """The test id a pytest-recording cassette path implies.
+
+    ``tests/cassettes/test_m/Cls.test_x.yaml`` -> ``tests/test_m.py::Cls::test_x``; without a
+    ``cassettes`` directory the parent directory is the module. Paths outside the current
+    directory keep only the folder before ``cassettes``. Raises :class:`UsageError` if nothing fits.
+    """
+    try:
+        parts = list(cassette.resolve().relative_to(Path.cwd().resolve()).parts)
+        inside = True
+    except ValueError:
+        parts = list(cassette.parts[1:] if cassette.is_absolute() else cassette.parts)
+        inside = False
+    *folders, file_name = parts
+    if "cassettes" in folders:
+        index = len(folders) - 1 - folders[::-1].index("cassettes")
+        before = folders[:index] if inside else folders[max(0, index - 1) : index]
+        module = [*before, *folders[index + 1 :]]
+    else:
+        module = folders if inside else folders[-1:]
+    if not module or module[-1] == "cassettes":
+        raise UsageError(f"cannot tell which test {cassette} belongs to; name it with --test-id")
+    head, bracket, params = Path(file_name).stem.partition("[")
+    name = "::".join(head.split(".")) + bracket + params
+    return f"{PurePosixPath(*module).as_posix()}.py::{name}"
+
+
+def _read_vcrpy(path: Path) -> tuple[list[Any], list[Any]]:
+    from vcr.serialize import deserialize
+    from vcr.serializers import jsonserializer, yamlserializer
+
+    serializer = jsonserializer if path.suffix == ".json" else yamlserializer
+    try:
+        requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), serializer)
+    except Exception as exc:  # yaml/json/vcrpy errors all mean "not a cassette we can read"
+        raise ValueError(f"not a vcrpy cassette ({type(exc).__name__}: {exc})") from exc
+    return requests, responses
+
+
+def _plan_cassette(path: Path, test_id: str, dest: Path, plan: _Plan, codec: RecordingCodec) -> None:
+    """One file per interaction, encoded as the persister records and saves: in order, with one id
+    map for the test, secret env values scrubbed (the name derives from what is written), and the
+    n-th repeat of a request hash numbered ``-n`` (``occurrence``)."""
+    requests, responses = _read_vcrpy(path)
+    directory = dest / directory_for_test(test_id)
+    ids = IdMap()
+    taken: set[str] = set()
+    for request, response in zip(requests, responses, strict=True):
+        digest = canonical_request(request, codec.canonicalizer, ids).hash(test_id)
+        occurrence = 1
+        while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in taken:
+            occurrence += 1
+        document = codec.encode(request, response, test_id, ids=ids, occurrence=occurrence)
+        text, leaked = codec.redactor.scrub(codec.serialize(document))
+        if leaked:
+            document = codec.deserialize(text)
+        occurrence = document.get("occurrence", 1)
+        while (name := recording_name({**document, "occurrence": occurrence})) in taken:
+            occurrence += 1
+        if occurrence != document.get("occurrence", 1):
+            document["occurrence"] = occurrence
+            text = codec.serialize(document)
+        taken.add(name)
+        plan.add(directory / name, text, display(path))
+        plan.scrubbed += [(directory / name, variable) for variable in leaked]
+
+
+def _plan_recording(path: Path, dest: Path, plan: _Plan, redactor: Redactor) -> None:
+    """A llama-stack (or llama-vcr) recording, copied as it is into its test's directory (secret
+    env values are still scrubbed; then its name may no longer derive, which ``verify`` reports)."""
+    document = read_document(path, CODEC)
+    text, leaked = redactor.scrub(path.read_text(encoding="utf-8"))
+    test_id = test_id_of(document)
+    directory = dest / directory_for_test(test_id) if test_id and "::" in test_id else dest / SESSION_DIR
+    plan.add(directory / path.name, text, display(path), path.stat().st_mtime)
+    plan.scrubbed += [(directory / path.name, variable) for variable in leaked]
+
+
+def _is_vcrpy(path: Path) -> bool:
+    if path.suffix in (".yaml", ".yml"):
+        return True
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "interactions" in data
+
+
+def _sources(src: Path, dest: Path) -> Iterable[Path]:
+    dest = dest.resolve()
+    for path in sorted(src.rglob("*")):
+        hidden = any(part.startswith(".") for part in path.relative_to(src).parts)
+        wanted = path.suffix in (".json", ".yaml", ".yml") and not hidden
+        if wanted and path.is_file() and dest not in path.resolve().parents:
+            yield path
+
+
+def cmd_convert(args: argparse.Namespace, console: Console) -> int:
+    src, dest = Path(args.src), Path(args.dest)
+    if not src.exists():
+        raise UsageError(f"no such file or directory: {src}")
+    if args.test_id is not None:
+        if src.is_dir():
+            raise UsageError("--test-id applies to a single cassette file, not a directory")
+        try:
+            directory_for_test(args.test_id)
+        except ValueError as exc:
+            raise UsageError(f"--test-id: {exc}") from exc
+    plan = _Plan()
+    codec = RecordingCodec(Canonicalizer(Redactor.from_names(secret_env=args.secret_env or ())))
+    for path in [src] if src.is_file() else _sources(src, dest):
+        try:
+            if _is_vcrpy(path):
+                _plan_cassette(path, args.test_id or derive_test_id(path), dest, plan, codec)
+            else:
+                _plan_recording(path, dest, plan, codec.redactor)
+        except (RecordingError, UsageError, ValueError, KeyError, OSError) as exc:
+            problem = exc.problem if isinstance(exc, RecordingError) else str(exc)
+            plan.failures.append((display(path), problem))
+    if src.is_file() and plan.failures:
+        raise UsageError(f"cannot convert {plan.failures[0][0]}: {plan.failures[0][1]}")
+    if not args.dry_run:
+        for destination, (text, _) in plan.writes.items():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(text, encoding="utf-8")
+            if destination in plan.mtimes:
+                os.utime(destination, (plan.mtimes[destination], plan.mtimes[destination]))
+    for destination, variable in plan.scrubbed:
+        console.error(f"{display(destination)}: the value of ${variable} was replaced by {REDACTED}")
+    verb = "would write" if args.dry_run else "wrote"
+    if args.json:
+        console.json(
+            {
+                "dry_run": bool(args.dry_run),
+                "written": [{"path": display(p), "source": s} for p, (_, s) in plan.writes.items()],
+                "unchanged": [display(p) for p in plan.unchanged],
+                "conflicts": [display(p) for p in plan.conflicts],
+                "skipped": [{"path": p, "problem": problem} for p, problem in plan.failures],
+                "scrubbed": [{"path": display(p), "variable": v} for p, v in plan.scrubbed],
+            }
+        )
+    else:
+        for destination, (_, source) in plan.writes.items():
+            console.print(f"{verb} {display(destination)}  (from {source})")
+        for destination in plan.conflicts:
+            message = f"{display(destination)}: exists with different content; skipped"
+            console.print(console.style(message, "red"))
+        for source, problem in plan.failures:
+            console.print(console.style(f"{source}: skipped: {problem}", "red"))
+        summary = f"{verb} {len(plan.writes)} recording(s), {len(plan.unchanged)} unchanged"
+        if plan.conflicts or plan.failures:
+            summary += f", {len(plan.conflicts)} conflict(s), {len(plan.failures)} source(s) skipped"
+        console.print(console.style(summary, "red" if plan.conflicts or plan.failures else "green"))
+    return EXIT_PROBLEMS if plan.conflicts or plan.failures else EXIT_OK

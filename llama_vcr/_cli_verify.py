@@ -1,0 +1,279 @@
+"""``llama-vcr verify``: schema, file name, envelope revival and a secret scan for every recording.
+
+A *problem* fails the run (exit 1); a *note* is printed but does not: a llama-stack legacy name
+whose legacy hash matches, a request layout whose name cannot be re-derived, an envelope type
+whose package is not installed or whose data only revives via ``model_construct``, a plain
+vcrpy cassette. See ``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ._canonical import endpoint_of, request_hash
+from ._cli_common import EXIT_OK, EXIT_PROBLEMS, Console, display, is_vcrpy_cassette, iter_recordings
+from ._errors import RecordingError
+from ._format import CODEC, recording_name
+from ._persister import read_document
+from ._redact import DEFAULT_REDACTOR, REDACTED, SECRET_HEADERS, SECRET_QUERY_NAMES, Redactor
+from ._types import DATA_KEY, TYPE_KEY, UnknownTypeError, check_type, import_type, revive
+
+_SECRET_PATTERNS = (
+    ("an OpenAI/Anthropic-style API key", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}")),
+    ("a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE)),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+)
+_HASH_NAME = re.compile(r"^([0-9a-f]{64})(?:-(\d+))?\.json$")
+_MODELS_NAME = re.compile(r"^models-([0-9a-f]{64})-[0-9a-f]{8}\.json$")
+_LEGACY_NAME = re.compile(r"^(?:models-)?([0-9a-f]{12})(?:-[0-9a-f]{8})?\.json$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    #: problems: unreadable, schema, name, revive, secret;
+    #: notes: legacy-name, name-unchecked, revive-fallback, type-not-installed, vcrpy-cassette
+    kind: str
+    message: str
+    problem: bool = True
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    text = (resources.files("llama_vcr") / "recording.schema.json").read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _short(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_schema(document: Any) -> Iterator[str]:
+    from jsonschema.exceptions import best_match
+
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    missing: dict[str, list[str]] = {}
+    messages: list[tuple[str, str]] = []
+    for error in errors:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            error = best_match(error.context)
+        where = "/" + "/".join(map(str, error.absolute_path))
+        if error.validator == "required" and isinstance(error.validator_value, list):
+            present = error.instance if isinstance(error.instance, dict) else {}
+            missing.setdefault(where, []).extend(k for k in error.validator_value if k not in present)
+        else:
+            messages.append((where, _short(error.message)))
+    for where, keys in missing.items():
+        yield f"schema: at {where}: missing {', '.join(repr(k) for k in dict.fromkeys(keys))}"
+    for where, message in messages:
+        yield f"schema: at {where}: {message}"
+
+
+def _legacy_hash(request: Mapping[str, Any]) -> str:
+    """llama-stack's hash before test ids (12 hex of method, URL path and the raw body)."""
+    key = {"method": request["method"], "endpoint": endpoint_of(request["url"]), "body": request["body"]}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _tool_hash(request: Mapping[str, Any]) -> str:
+    """llama-stack's ``tool_invoke`` hash (provider, tool name and arguments; no test id)."""
+    key = {"provider": request["provider"], "tool_name": request["tool_name"], "kwargs": request["kwargs"]}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def check_name(name: str, document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """(kind, message, is_problem) about the file name versus the name the content derives."""
+    request = document["request"]
+    if {"provider", "tool_name", "kwargs"} <= request.keys():
+        if _tool_hash(request) + ".json" != name:
+            yield "name", "name does not match content (llama-stack tool_invoke hash)", True
+        return
+    if not {"method", "url", "body"} <= request.keys() or not isinstance(request.get("url"), str):
+        missing = sorted({"method", "url", "body"} - request.keys())
+        yield "name-unchecked", f"name not checked: request has no {'/'.join(missing) or 'string url'}", False
+        return
+    legacy = _LEGACY_NAME.match(name)
+    if legacy:
+        if _legacy_hash(request) == legacy.group(1):
+            yield "legacy-name", "legacy name (llama-stack's 12-hex hash without test_id; it matches)", False
+        else:
+            yield "name", "legacy name does not match content (llama-stack's 12-hex hash)", True
+        return
+    derived = recording_name({**document, "test_id": document.get("test_id")})
+    models = _MODELS_NAME.match(name)
+    if models:
+        digest = request_hash(
+            request["method"], endpoint_of(request["url"]), request["body"], document.get("test_id")
+        )
+        if models.group(1) != digest:
+            yield "name", f"name does not match content (hash part should be {digest[:12]}…)", True
+        return
+    if derived == name:
+        return
+    if _HASH_NAME.match(name):
+        yield "name", f"name does not match content (content derives {derived})", True
+    else:
+        yield "name", f"not a recording name (content derives {derived})", True
+
+
+def _envelopes(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if TYPE_KEY in value and DATA_KEY in value:
+            yield value
+            return
+        for item in value.values():
+            yield from _envelopes(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _envelopes(item)
+
+
+def check_revival(document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """Revive every envelope with ``strict=True``.
+
+    A ``__type__`` that cannot be imported is a problem, unless its package is simply not installed
+    here (an optional SDK: the persister loads it and it replays as plain data), which is a note.
+    Data that does not validate as its type (revived via ``model_construct``, as llama-stack does)
+    is a note.
+    """
+    found: Counter[tuple[str, str, bool]] = Counter()
+    for item in _envelopes((document.get("response") or {}).get("body")):
+        type_name = item.get(TYPE_KEY)
+        if type_name is None:
+            continue
+        try:
+            revived = revive(item, strict=True)
+        except UnknownTypeError:
+            problem = check_type(type_name)
+            if problem:
+                found["revive", problem, True] += 1
+            else:
+                package = str(type_name).split(".", 1)[0]
+                message = f"cannot import __type__ {type_name!r}: {package} is not installed here"
+                found["type-not-installed", message, False] += 1
+            continue
+        except Exception as exc:  # revive falls back quietly; anything else is a bug worth reporting
+            found["revive", f"cannot revive {type_name!r}: {type(exc).__name__}: {exc}", True] += 1
+            continue
+        try:
+            import_type(type_name).model_validate(item[DATA_KEY])  # type: ignore[attr-defined]
+        except Exception:
+            how = "model_construct" if revived is not item[DATA_KEY] else "the plain data"
+            message = f"data does not validate as {type_name!r} (revived via {how})"
+            found["revive-fallback", message, False] += 1
+    for (kind, message, problem), count in found.items():
+        yield kind, message + (f" (x{count})" if count > 1 else ""), problem
+
+
+def _mask(secret: str) -> str:
+    return secret[:6] + "…" if len(secret) > 10 else "…"
+
+
+def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redactor) -> Iterator[str]:
+    if document is not None:
+        request = document["request"]
+        sent, received = request.get("headers"), document["response"].get("headers")
+        for name in sent if isinstance(sent, dict) else {}:
+            if DEFAULT_REDACTOR.is_secret(str(name)):
+                yield f"secret: request header {name!r} is stored"
+        for name in received if isinstance(received, dict) else {}:
+            if str(name).lower() in SECRET_HEADERS:
+                yield f"secret: response header {name!r} is stored"
+        url = request.get("url")
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            if "@" in parts.netloc and not parts.netloc.startswith(f"{REDACTED}@"):
+                yield "secret: the URL carries user:password credentials"
+            for name, value in parse_qsl(parts.query, keep_blank_values=True):
+                secret = DEFAULT_REDACTOR.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
+                if secret and value and value != REDACTED:
+                    yield f"secret: URL query parameter {name!r} is not redacted"
+    seen: set[str] = set()
+    for label, pattern in _SECRET_PATTERNS:
+        for match in pattern.finditer(text):
+            found = match.group(0)
+            if found in seen or REDACTED in found or not any(c.isdigit() for c in found):
+                continue
+            seen.add(found)
+            line = text.count("\n", 0, match.start()) + 1
+            yield f"secret: line {line} has what looks like {label} ({_mask(found)})"
+    for name in redactor.scrub(text)[1]:  # the values the persister scrubs before writing
+        yield f"secret: contains the value of ${name}"
+
+
+def verify_file(path: Path, redactor: Redactor) -> list[Finding]:
+    shown = display(path)
+    findings: list[Finding] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    try:
+        document: dict[str, Any] | None = read_document(path, CODEC)
+    except RecordingError as exc:
+        if is_vcrpy_cassette(path):
+            findings.append(Finding(shown, "vcrpy-cassette", "a plain vcrpy cassette, not checked", False))
+        else:
+            findings.append(Finding(shown, "unreadable", f"unreadable: {exc.problem}"))
+        document = None
+    if document is not None:
+        findings += [Finding(shown, "schema", message) for message in check_schema(document)]
+        try:
+            names = list(check_name(path.name, document))
+        except (KeyError, TypeError, AttributeError) as exc:  # a request too malformed to hash
+            names = [("name-unchecked", f"name not checked: {type(exc).__name__}: {exc}", False)]
+        findings += [Finding(shown, kind, msg, problem) for kind, msg, problem in names]
+        findings += [Finding(shown, kind, msg, problem) for kind, msg, problem in check_revival(document)]
+    if text is not None:
+        findings += [Finding(shown, "secret", message) for message in check_secrets(text, document, redactor)]
+    return findings
+
+
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    paths = iter_recordings([Path(p) for p in args.paths or ["cassettes"]])
+    redactor = Redactor.from_names(secret_env=args.secret_env or ())
+    findings = [finding for path in paths for finding in verify_file(path, redactor)]
+    problems = [f for f in findings if f.problem]
+    notes = [f for f in findings if not f.problem]
+    counts = Counter(f.kind for f in findings)
+    if args.json:
+        console.json(
+            {
+                "recordings": len(paths),
+                "ok": not problems,
+                "problems": [asdict(f) for f in problems],
+                "notes": [asdict(f) for f in notes],
+                "counts": dict(sorted(counts.items())),
+            }
+        )
+        return EXIT_PROBLEMS if problems else EXIT_OK
+    for finding in findings:
+        if finding.problem:
+            console.print(f"{finding.path}: {console.style(finding.message, 'red')}")
+        else:
+            console.print(f"{finding.path}: {console.style('note: ' + finding.message, 'yellow')}")
+
+    def tally(items: list[Finding]) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(f.kind for f in items).items()))
+
+    noted = f"; {len(notes)} note(s): {tally(notes)}" if notes else ""
+    if problems:
+        bad = len({f.path for f in problems})
+        found = f"{len(problems)} problem(s) in {bad} of {len(paths)} recording(s)"
+        console.error(f"{found}: {tally(problems)}{noted}")
+        return EXIT_PROBLEMS
+    console.print(console.style(f"{len(paths)} recording(s) verified: no problems{noted}", "green"))
+    return EXIT_OK
