@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import openai
 import vcr
 from vcr.request import Request
@@ -98,11 +100,11 @@ def prompts(test: int, requests: int) -> list[tuple[str, bool]]:
     return [(f"test {test} question {r}", r % 2 == 1) for r in range(requests)]
 
 
-def write_suite(root: Path, tests: int, requests: int) -> None:
+def write_suite(root: Path, tests: int, requests: int, size: int = 40) -> None:
     """``root/llama/test_<i>/`` recordings and ``root/yaml/test_<i>.yaml`` cassettes, same content."""
     random.seed(1)
     for test in range(tests):
-        pairs = [interaction(prompt, stream) for prompt, stream in prompts(test, requests)]
+        pairs = [interaction(prompt, stream, size) for prompt, stream in prompts(test, requests)]
         cassette = {"requests": [r for r, _ in pairs], "responses": [s for _, s in pairs]}
         RecordingPersister(CODEC, test_id=f"bench.py::test_{test}").save_cassette(
             str(root / "llama" / f"test_{test}"), cassette, CODEC
@@ -139,12 +141,39 @@ def replay_transport(recorder: vcr.VCR, paths: list[str], requests: int) -> floa
     return time.perf_counter() - start
 
 
+def sdk_only(paths: list[str], requests: int) -> float:
+    """Seconds for the same SDK calls answered by an in-memory transport (no recorder at all)."""
+    bodies = {}
+    for path in paths:
+        for request, response in zip(*RecordingPersister(CODEC).load_cassette(path, CODEC), strict=True):
+            key = json.loads(request.body)
+            bodies[key["messages"][0]["content"], key["stream"]] = (
+                response["headers"]["content-type"][0],
+                response["body"]["string"],
+            )
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        sent = json.loads(request.content)
+        content_type, data = bodies[sent["messages"][0]["content"], sent["stream"]]
+        return httpx2.Response(200, headers={"content-type": content_type}, content=data)
+
+    http_client = httpx2.Client(transport=httpx2.MockTransport(answer))
+    client = openai.OpenAI(
+        base_url="http://127.0.0.1:9/v1", api_key="sk-bench", max_retries=0, http_client=http_client
+    )
+    return _run(client, None, paths, requests)
+
+
 def replay_suite(recorder: vcr.VCR, paths: list[str], requests: int) -> float:
     """Seconds to replay every test: open its cassette, make its requests through the SDK."""
     client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-bench", max_retries=0)
+    return _run(client, recorder, paths, requests)
+
+
+def _run(client: openai.OpenAI, recorder: vcr.VCR | None, paths: list[str], requests: int) -> float:
     start = time.perf_counter()
     for test, path in enumerate(paths):
-        with recorder.use_cassette(path):
+        with recorder.use_cassette(path) if recorder else contextlib.nullcontext():
             for prompt, stream in prompts(test, requests):
                 messages = [{"role": "user", "content": prompt}]
                 reply = client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=stream)

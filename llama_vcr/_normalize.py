@@ -126,7 +126,8 @@ class Normalizer:
         return cls({k: v for k, v in volatile.items() if k not in keep}, map_ids="id" not in keep)
 
     def response(self, body: Any, ids: IdMap, base: str, request_values: set[str]) -> Any:
-        """The normalised body; ids it introduces are added to ``ids`` as ``base``, ``base-2``..."""
+        """Normalise ``body`` in place (and return it); ids it introduces are added to ``ids`` as
+        ``base``, ``base-2``... (in place: a 10,000-chunk stream is not copied again)."""
         fresh: list[str] = []
 
         def stable_id(live: str) -> str:
@@ -140,21 +141,16 @@ class Normalizer:
 
         def walk(value: Any) -> Any:
             if isinstance(value, list):
-                return [walk(item) for item in value]
-            if not isinstance(value, dict):
-                return value
-            if value.get(TYPE_KEY) in STABLE_TYPES:
-                return value
-            out = {}
-            for key, item in value.items():
-                if key in self.volatile:
-                    item = self.volatile[key](item)
-                elif self.map_ids and isinstance(item, str) and item and _is_id_key(key):
-                    item = stable_id(item)
-                else:
-                    item = walk(item)
-                out[key] = item
-            return out
+                value[:] = [walk(item) for item in value]
+            elif isinstance(value, dict) and value.get(TYPE_KEY) not in STABLE_TYPES:
+                for key, item in value.items():
+                    if key in self.volatile:
+                        value[key] = self.volatile[key](item)
+                    elif self.map_ids and isinstance(item, str) and item and _is_id_key(key):
+                        value[key] = stable_id(item)
+                    elif isinstance(item, (dict, list)):
+                        walk(item)
+            return value
 
         return walk(body)
 
