@@ -16,6 +16,8 @@ ROOT = Path(__file__).parent
 CORPUS_DIR = Path(os.environ.get("LLAMA_VCR_CORPUS", ROOT.parent / "shared" / "corpus" / "llama-stack"))
 #: A base URL nothing listens on: replay never connects, and matching ignores host and port.
 OFFLINE_BASE_URL = "http://127.0.0.1:9/v1"
+#: The local server the examples record against listens here, so re-recording changes no URL.
+EXAMPLES_PORT = 18765
 #: The fake key the example tests use; it must never appear in a recording.
 EXAMPLE_API_KEY = "sk-llama-vcr-example-0123456789abcdef"
 
@@ -33,7 +35,11 @@ def openai_base_url(request: pytest.FixtureRequest, record_mode: str) -> Iterato
     if record_mode == "none":
         yield OFFLINE_BASE_URL
         return
-    with FakeOpenAIServer() as server:
+    try:
+        server = FakeOpenAIServer(port=EXAMPLES_PORT)
+    except OSError:  # the port is taken: record anyway (only the stored URLs change)
+        server = FakeOpenAIServer()
+    with server:
         yield server.base_url
 
 
