@@ -27,9 +27,9 @@ from ._cli_common import (
     test_id_of,
 )
 from ._errors import RecordingError
-from ._format import CODEC, RecordingCodec, recording_name
+from ._format import CODEC, RecordingCodec
 from ._normalize import IdMap
-from ._persister import read_document
+from ._persister import next_occurrence, place, read_document
 from ._redact import REDACTED, Redactor
 
 # --- prune -------------------------------------------------------------------------------------------
@@ -266,20 +266,9 @@ def _plan_cassette(path: Path, test_id: str, dest: Path, plan: _Plan, codec: Rec
     taken: set[str] = set()
     for request, response in zip(requests, responses, strict=True):
         digest = canonical_request(request, codec.canonicalizer, ids).hash(test_id)
-        occurrence = 1
-        while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in taken:
-            occurrence += 1
+        occurrence = next_occurrence(digest, taken)
         document = codec.encode(request, response, test_id, ids=ids, occurrence=occurrence)
-        text, leaked = codec.redactor.scrub(codec.serialize(document))
-        if leaked:
-            document = codec.deserialize(text)
-        occurrence = document.get("occurrence", 1)
-        while (name := recording_name({**document, "occurrence": occurrence})) in taken:
-            occurrence += 1
-        if occurrence != document.get("occurrence", 1):
-            document["occurrence"] = occurrence
-            text = codec.serialize(document)
-        taken.add(name)
+        name, text, leaked = place(document, codec, taken)
         plan.add(directory / name, text, display(path))
         plan.scrubbed += [(directory / name, variable) for variable in leaked]
 

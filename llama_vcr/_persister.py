@@ -73,6 +73,33 @@ def read_document(path: Path, codec: RecordingCodec) -> dict[str, Any]:
         raise RecordingError(path, str(exc)) from exc
 
 
+def next_occurrence(digest: str, taken: set[str]) -> int:
+    """The first occurrence number whose file name (``<digest>[-n].json``) is not taken."""
+    occurrence = 1
+    while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in taken:
+        occurrence += 1
+    return occurrence
+
+
+def place(document: dict[str, Any], codec: RecordingCodec, taken: set[str]) -> tuple[str, str, list[str]]:
+    """Where and how a new recording is written: ``(file name, text, secret variables scrubbed)``.
+
+    Secret environment values are scrubbed first and the name derives from what is written; a name
+    already ``taken`` gets the next occurrence number. The name is added to ``taken``.
+    """
+    text, leaked = codec.redactor.scrub(codec.serialize(document))
+    if leaked:
+        document = codec.deserialize(text)
+    occurrence = document.get("occurrence", 1)
+    while (name := recording_name({**document, "occurrence": occurrence})) in taken:
+        occurrence += 1
+    if occurrence != document.get("occurrence", 1):
+        document["occurrence"] = occurrence
+        text = codec.serialize(document)
+    taken.add(name)
+    return name, text, leaked
+
+
 def today() -> str:
     """``recorded_at``: the UTC date (day precision, so re-recording the same day changes nothing)."""
     return datetime.now(timezone.utc).date().isoformat()
@@ -178,10 +205,7 @@ class RecordingPersister:
             self._rerecording = cassette.record_mode == RecordMode.ALL
             if self._rerecording:
                 self._taken = set()  # "all" re-records every request: loaded files get replaced
-        digest = self.canonical(request).hash(self.test_id)
-        occurrence = 1
-        while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in self._taken:
-            occurrence += 1
+        occurrence = next_occurrence(self.canonical(request).hash(self.test_id), self._taken)
         document = self.codec.encode(
             request, response, self.test_id, ids=self.ids, occurrence=occurrence, recorded_at=today()
         )
@@ -208,16 +232,7 @@ class RecordingPersister:
                 kept.add(Path(source))  # ("all" drops recordings the test did not request again)
         taken = {path.name for path in kept}
         for document in new:
-            text, leaked = self.codec.redactor.scrub(serializer.serialize(document))
-            if leaked:  # name it after what is written, so the name still derives from the content
-                document = serializer.deserialize(text)
-            occurrence = document.get("occurrence", 1)
-            while (name := recording_name({**document, "occurrence": occurrence})) in taken:
-                occurrence += 1
-            if occurrence != document.get("occurrence", 1):
-                document["occurrence"] = occurrence
-                text = serializer.serialize(document)
-            taken.add(name)
+            name, text, leaked = place(document, serializer, taken)
             if leaked:
                 warnings.warn(SecretRedactedWarning(directory / name, leaked), stacklevel=2)
             write_atomically(directory / name, text)

@@ -192,6 +192,9 @@ def test_ls_json_and_ages(capsys: pytest.CaptureFixture[str], cassettes_copy: Pa
     document["recorded_at"] = "2020-01-02"
     _write(old, document)
     aged = _only(cassettes_copy / "tests/examples/test_quickstart/test_chat_completion")
+    undated = _doc(aged)
+    undated.pop("recorded_at", None)  # a file without recorded_at falls back to its mtime
+    _write(aged, undated)
     three_days_ago = time.time() - 3 * 86400 - 60
     os.utime(aged, (three_days_ago, three_days_ago))
 
