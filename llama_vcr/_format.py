@@ -374,7 +374,11 @@ class RecordingCodec:
             name: value if isinstance(value, list) else [value]
             for name, value in (resp.get("headers") or {}).items()
         }
-        stored = resp.get("body")
+        if "body" not in resp or not isinstance(resp.get("is_streaming"), bool):
+            raise RecordingFormatError("'response' needs 'body' and a boolean 'is_streaming'")
+        stored = resp["body"]
+        if resp["is_streaming"] and not isinstance(stored, list):
+            raise RecordingFormatError("a streaming response's 'body' must be a list of chunks")
         content_type = str((headers.get("content-type") or [""])[0])
         if resp.get("is_streaming") and ("ndjson" in content_type or (not content_type and "/api/" in url)):
             body_of = functools.partial(_ndjson_bytes, stored or [])

@@ -84,6 +84,12 @@ def test_load_returns_requests_and_responses_only(openai_server: FakeOpenAIServe
         (b'{"request": {}, "response": {}}', "invalid recording"),
         (
             b'{"test_id": null, "request": {"method": "GET", "url": "http://h/v1/models", "headers": {},'
+            b' "body": null, "endpoint": "/v1/models", "model": null}, "response": {"is_streaming": true,'
+            b' "body": {"a": 1}}}',
+            "a streaming response's 'body' must be a list",
+        ),
+        (
+            b'{"test_id": null, "request": {"method": "GET", "url": "http://h/v1/models", "headers": {},'
             b' "body": null, "endpoint": "/v1/models", "model": null}, "response": {"is_streaming": false,'
             b' "body": {"__type__": "openai.types.NoSuchThing", "__data__": {}}}}',
             "unknown __type__ 'openai.types.NoSuchThing'",
