@@ -23,10 +23,11 @@ from vcr.serialize import deserialize
 
 from ._canonical import CanonicalRequest
 from ._errors import RecordingError, SecretRedactedWarning
-from ._format import RecordingCodec, RecordingFormatError, recording_name
+from ._format import RecordingCodec, recording_name
 from ._normalize import IdMap
 from ._report import miss_message
 from ._types import check_type, envelope_types
+from ._wire import RecordingFormatError
 
 #: Key under which a loaded response remembers the file it came from.
 SOURCE_KEY = "_llama_vcr_source"

@@ -1,0 +1,167 @@
+"""Response bodies between the wire and a recording: content decoding, SSE and NDJSON framing.
+
+``encode_*`` turn wire bytes into stored values (typed envelopes, plain JSON, ``{"__text__"}``,
+``{"__bytes__"}``); ``*_bytes`` turn stored values back into the bytes replay serves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import json.encoder
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from ._types import DATA_KEY, TypeRule, envelope, is_envelope, unwrap
+
+TEXT_KEY = "__text__"
+BYTES_KEY = "__bytes__"
+EVENT_KEY = "__event__"
+SSE_DONE = "[DONE]"
+
+
+class RecordingFormatError(ValueError):
+    """A document that is not a valid recording."""
+
+
+def decode_content(body: bytes, encoding: str) -> bytes:
+    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        if coding in ("gzip", "x-gzip"):
+            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif coding == "br":
+            import brotli  # type: ignore[import-not-found]  # only reached if a server sent br
+
+            body = brotli.decompress(body)
+        elif coding != "identity":
+            raise RecordingFormatError(f"cannot decode Content-Encoding {coding!r}")
+    return body
+
+
+def raw_value(data: bytes, content_type: str) -> Any:
+    """A body that is not typed: JSON if it says so and parses, else text, else base64."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {BYTES_KEY: base64.b64encode(data).decode("ascii")}
+    if "json" in content_type:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return {TEXT_KEY: text}
+
+
+def without_boundary(headers: dict[str, Any]) -> dict[str, Any]:
+    """Request headers with a multipart boundary (random per request) left out."""
+    content_type = headers.get("content-type")
+    if isinstance(content_type, str) and "boundary=" in content_type:
+        headers["content-type"] = content_type.split(";", 1)[0]
+    return headers
+
+
+def is_marked(value: Any) -> bool:
+    return isinstance(value, dict) and (TEXT_KEY in value or BYTES_KEY in value)
+
+
+def iter_sse(text: str) -> Iterator[tuple[str | None, str]]:
+    """(event name, data) per Server-Sent Event; comments, ``id:`` and ``retry:`` are dropped."""
+    event: str | None = None
+    data: list[str] = []
+    for line in text.splitlines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = None, []
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+    if data:
+        yield event, "\n".join(data)
+
+
+def encode_stream(text: str, rule: TypeRule | None) -> tuple[list[Any], bool]:
+    chunks: list[Any] = []
+    done = False
+    chunk_type = rule.chunk if rule else None
+    for event, data in iter_sse(text):
+        if data == SSE_DONE:
+            done = True
+            continue
+        try:
+            item = envelope(json.loads(data), chunk_type)
+        except ValueError:
+            item = {TEXT_KEY: data}
+        if event is not None:
+            item = dict(item) if is_envelope(item) or is_marked(item) else {DATA_KEY: item}
+            item[EVENT_KEY] = event
+        chunks.append(item)
+    return chunks, done
+
+
+def ndjson_value(line: str, chunk_type: str | None) -> Any:
+    try:
+        return envelope(json.loads(line), chunk_type)
+    except ValueError:
+        return {TEXT_KEY: line}
+
+
+def ndjson_bytes(chunks: list[Any]) -> bytes:
+    return b"".join(body_bytes(chunk) + b"\n" for chunk in chunks)
+
+
+def encode_json(value: Any, rule: TypeRule | None) -> Any:
+    if rule is None:
+        return value
+    if rule.items and isinstance(value, dict) and isinstance(value.get("data"), list):
+        return {**value, "data": [envelope(item, rule.items) for item in value["data"]]}
+    return envelope(value, rule.body)
+
+
+_WIRE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# The C encoder, built once (json.dumps builds a new one per call: half the cost of a small chunk).
+_C_ENCODER = (
+    json.encoder.c_make_encoder(
+        None, _WIRE_ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
+
+def dump_json(value: Any) -> bytes:
+    if _C_ENCODER is not None and isinstance(value, (dict, list)):
+        return "".join(_C_ENCODER(value, 0)).encode("utf-8")
+    return _WIRE_ENCODER.encode(value).encode("utf-8")
+
+
+def body_bytes(value: Any) -> bytes:
+    """Wire bytes of a stored non-streaming body."""
+    if isinstance(value, dict):
+        if TEXT_KEY in value:
+            return value[TEXT_KEY].encode("utf-8")
+        if BYTES_KEY in value:
+            return base64.b64decode(value[BYTES_KEY])
+        if is_envelope(value):
+            value = unwrap(value)
+        elif isinstance(value.get("data"), list):
+            value = {**value, "data": [unwrap(item) for item in value["data"]]}
+    return dump_json(value)
+
+
+def stream_bytes(chunks: list[Any], done: bool) -> bytes:
+    out = bytearray()
+    for chunk in chunks:
+        if isinstance(chunk, dict) and chunk.get(EVENT_KEY) is not None:
+            out += b"event: " + chunk[EVENT_KEY].encode("utf-8") + b"\n"
+        data = body_bytes(chunk) if is_marked(chunk) else dump_json(unwrap(chunk))
+        out += b"data: " + data + b"\n\n"
+    if done:
+        out += b"data: [DONE]\n\n"
+    return bytes(out)
