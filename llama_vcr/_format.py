@@ -15,7 +15,6 @@ import json.encoder
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from vcr.request import Request
 
@@ -224,10 +223,6 @@ class RecordingCodec:
         else:
             body = dump_json(raw)
         url = req["url"]
-        endpoint = req.get("endpoint")
-        if endpoint and endpoint != endpoint_of(url):  # llama-stack's ".../v1/v1/..." urls
-            parts = urlsplit(url)
-            url = urlunsplit((parts.scheme, parts.netloc, endpoint, parts.query, ""))
         request = Request(req["method"], url, body, dict(req.get("headers") or {}))
         resp = document["response"]
         headers = {

@@ -159,7 +159,9 @@ class RecordingPersister:
                 raise RecordingError(path, problem)
         try:
             request, response = self.codec.decode(document)
-        except (KeyError, TypeError, ValueError, RecordingFormatError) as exc:
+        except RecordingFormatError as exc:
+            raise RecordingError(path, str(exc)) from exc
+        except (KeyError, TypeError, ValueError) as exc:
             raise RecordingError(path, f"invalid recording ({type(exc).__name__}: {exc})") from exc
         response[SOURCE_KEY] = str(path)
         if path.parent == self._directory:

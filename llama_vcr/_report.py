@@ -113,7 +113,7 @@ def miss_message(
             f"all {same} recording(s) of this exact request were already replayed; "
             "the test now sends it more times than when it was recorded"
         )
-    elif has_files:
+    elif has_files or recorded:
         on_endpoint = sum(1 for r, _ in recorded if r.endpoint == request.endpoint)
         why = f"none of the {len(recorded)} recording(s) match ({on_endpoint} on the same endpoint)"
     else:

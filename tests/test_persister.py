@@ -81,7 +81,7 @@ def test_load_returns_requests_and_responses_only(openai_server: FakeOpenAIServe
         (b"{not json", "Expecting property name"),
         (b"\xff\xfe", "not UTF-8"),
         (b"[]", "no 'request' object"),
-        (b'{"request": {}, "response": {}}', "invalid recording"),
+        (b'{"request": {}, "response": {}}', "not an HTTP recording"),
         (
             b'{"test_id": null, "request": {"method": "GET", "url": "http://h/v1/models", "headers": {},'
             b' "body": null, "endpoint": "/v1/models", "model": null}, "response": {"is_streaming": true,'
