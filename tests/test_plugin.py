@@ -12,6 +12,7 @@ import pytest
 from llama_vcr import recording_files, recording_name
 from llama_vcr._fixtures import vcr_config
 from tests.openai_server import FakeOpenAIServer
+from tests.providers_support import masked
 
 SECRET = "sk-inner-secret-0123456789"
 
@@ -120,23 +121,6 @@ def replay(project: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def outputs(project: pytest.Pytester) -> dict[str, Any]:
     return {p.stem: json.loads(p.read_text()) for p in (project.path / "out").glob("*.json")}
-
-
-NORMALISED = {"id", "created", "system_fingerprint", "obfuscation"}
-
-
-def masked(value: Any) -> Any:
-    """``value`` with the fields recordings normalise on purpose (docs/recording-format.md) masked."""
-    if isinstance(value, list):
-        return [masked(item) for item in value]
-    if not isinstance(value, dict) or value.get("object") == "model":
-        return value
-    return {
-        key: "<normalised>"
-        if (key in NORMALISED or key.endswith("_id")) and item is not None
-        else masked(item)
-        for key, item in value.items()
-    }
 
 
 def test_record_once_then_replay_offline_gives_equal_objects(

@@ -20,7 +20,12 @@ RULES = (
         body=T + "responses.response.Response",
         chunk=T + "responses.response_stream_event.ResponseStreamEvent",  # by each event's "type"
     ),
-    TypeRule("GET", r"/responses/[^/]+$", body=T + "responses.response.Response"),
+    TypeRule(
+        "GET",
+        r"/responses/[^/]+$",
+        body=T + "responses.response.Response",
+        chunk=T + "responses.response_stream_event.ResponseStreamEvent",  # retrieve(id, stream=True)
+    ),
     TypeRule("POST", r"/embeddings$", body=T + "create_embedding_response.CreateEmbeddingResponse"),
     TypeRule("POST", r"/moderations$", body=T + "moderation_create_response.ModerationCreateResponse"),
     TypeRule("POST", r"/images/(generations|edits|variations)$", body=T + "images_response.ImagesResponse"),
