@@ -182,6 +182,8 @@ class RecordingCodec:
         stored["body"] = self.normalizer.response(
             stored["body"], ids, base, request_strings(canonical.body, canonical.endpoint)
         )
+        if status >= 400:  # an error quotes the live ids it was sent
+            stored["body"] = ids.apply_text(stored["body"])
         for name in REQUEST_ID_HEADERS:
             if name in kept:
                 kept[name] = f"req_{base}"

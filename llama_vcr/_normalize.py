@@ -102,6 +102,22 @@ class IdMap:
             return [self.apply(item) for item in value]
         return value
 
+    def apply_text(self, value: Any) -> Any:
+        """``value`` (JSON) with live ids replaced wherever they occur inside strings (error messages
+        quote the id the request sent: "No such File object: file-abc")."""
+        if not self._stable:
+            return value
+        if isinstance(value, str):
+            for live, stable in self._stable.items():
+                if live in value:
+                    value = value.replace(live, stable)
+            return value
+        if isinstance(value, dict):
+            return {key: self.apply_text(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.apply_text(item) for item in value]
+        return value
+
     def apply_path(self, path: str) -> str:
         """A URL path with segments that are live ids (``/v1/files/file-abc``) replaced."""
         if not self._stable or "/" not in path:

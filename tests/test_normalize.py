@@ -121,3 +121,12 @@ def test_body_rules_are_idempotent(body: object) -> None:
     rules = BodyRules.from_config(["a", "*.b", "c.*.a"], {"b.c": 1})
     once = rules.apply(body)
     assert rules.apply(once) == once
+
+
+def test_live_ids_quoted_in_error_messages_are_replaced() -> None:
+    ids = IdMap()
+    ids.add("file-Abc123xyz", "rec-aaaaaaaaaaaa")
+    error = {"error": {"message": "No such File object: file-Abc123xyz", "type": "invalid_request_error"}}
+    assert ids.apply_text(error) == {
+        "error": {"message": "No such File object: rec-aaaaaaaaaaaa", "type": "invalid_request_error"}
+    }
