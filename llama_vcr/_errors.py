@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,25 @@ class SecretRedactedWarning(UserWarning):
         )
 
 
+#: Base classes of SDKs that re-raise their own errors unchanged (imported only if the test did).
+_SDK_ERRORS = (("anthropic", "AnthropicError"),)
+_SUBCLASSES: dict[tuple[type, ...], type] = {}
+
+
+def _with_sdk_errors() -> type[RecordingNotFound]:
+    """``RecordingNotFound``, subclassed with the error base of every loaded SDK that has one."""
+    bases = tuple(
+        getattr(sys.modules[module], name)
+        for module, name in _SDK_ERRORS
+        if module in sys.modules and hasattr(sys.modules[module], name)
+    )
+    if not bases:
+        return RecordingNotFound
+    if bases not in _SUBCLASSES:
+        _SUBCLASSES[bases] = type("RecordingNotFound", (RecordingNotFound, *bases), {})
+    return _SUBCLASSES[bases]  # type: ignore[return-value]
+
+
 def record_command(test_id: str | None, mode: str) -> str:
     target = shlex.quote(test_id) if test_id else ""
     return f"pytest {target} --record-mode={mode}".replace("  ", " ")
@@ -51,8 +71,14 @@ class RecordingNotFound(CannotOverwriteExistingCassetteException, openai.OpenAIE
     """No recording matches a request and the record mode forbids recording it.
 
     It subclasses ``openai.OpenAIError`` so that the OpenAI SDK re-raises it at once instead of
-    retrying and wrapping it in ``APIConnectionError("Connection error.")``.
+    retrying and wrapping it in ``APIConnectionError("Connection error.")``; when the test has
+    imported ``anthropic``, the instance is also an ``anthropic.AnthropicError`` for the same reason.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RecordingNotFound:
+        if cls is RecordingNotFound:
+            cls = _with_sdk_errors()
+        return super().__new__(cls, *args)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cassette = kwargs["cassette"]

@@ -8,6 +8,7 @@ yield the same chunks before a mid-stream error.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tests.providers_support import (
     cassette,
     documents,
     dumped,
+    make_vcr,
     masked,
 )
 
@@ -351,3 +353,25 @@ async def test_async_stream_that_errors_part_way_replays_the_same(
         replayed = await scenario(OFFLINE_URL)
     assert replayed == live and live[1] is not None and "Async stream broke" in live[1]["message"]
     documents(directory, recording_schema)
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic", "ollama"])
+def test_a_replay_miss_is_raised_at_once_by_every_sdk(tmp_path: Path, sdk: str) -> None:
+    from llama_vcr import RecordingNotFound
+
+    calls = {
+        "openai": lambda: openai.OpenAI(
+            base_url=f"{OFFLINE_URL}/v1", api_key="sk-x", max_retries=5
+        ).models.list(),
+        "anthropic": lambda: anthropic.Anthropic(
+            base_url=OFFLINE_URL, api_key="sk-x", max_retries=5
+        ).messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}]),
+        "ollama": lambda: ollama.Client(host=OFFLINE_URL).list(),
+    }
+    start = time.monotonic()
+    with (
+        make_vcr("none").use_cassette(str(tmp_path / "t")),
+        pytest.raises(RecordingNotFound, match="llama-vcr"),
+    ):
+        calls[sdk]()
+    assert time.monotonic() - start < 1.0, f"{sdk} retried a replay miss"
