@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._normalize import IdMap
 from ._redact import DEFAULT_REDACTOR, Redactor
@@ -218,15 +218,19 @@ def canonical_request(
     if canonicalizer.rules:
         body = canonicalizer.rules.apply(body)
     path = parts.path or "/"
+    query = parts.query
     if ids is not None and len(ids):
         body = ids.apply(body)
         path = ids.apply_path(path)
-        url = urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+        pairs = parse_qsl(query, keep_blank_values=True)
+        mapped = [(name, ids.apply(value)) for name, value in pairs]
+        query = urlencode(mapped) if mapped != pairs else query  # e.g. ?after=<a live file id>
+        url = urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
     canonical = CanonicalRequest(
         method=request.method.upper(),
         url=url,
         endpoint=path,
-        query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
+        query=tuple(sorted(parse_qsl(query, keep_blank_values=True))),
         body=body,
         body_key=json.dumps(body, sort_keys=True, separators=(",", ":")),
     )

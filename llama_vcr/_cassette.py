@@ -10,6 +10,7 @@ form is a key, so lookups go through a dict and stay flat as a test's directory 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 
 from ._matchers import MATCHER_TAG
+
+DOCUMENT_KEY = "_llama_vcr_document"  # (the persister's key for a response's encoded recording)
 
 _KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
 
@@ -27,12 +30,25 @@ class RecordingCassette(Cassette):
     _index: dict[tuple[Any, ...], list[int]] | None = None
     _index_stamp: tuple[int, int] = (-1, -1)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._append_lock = threading.Lock()  # threads recording at once must not swap their pairs
+        if self._before_save_interaction:  # user hooks may change what is saved: encode it again
+            self._before_save_interaction.append(_drop_encoded_document)
+
     def append(self, request: Any, response: Any) -> None:
-        count = len(self.data)
-        super().append(request, response)
-        recorded = getattr(self._persister, "recorded", None)
-        if recorded is not None and len(self.data) > count:
-            recorded(self, *self.data[-1])
+        with self._append_lock:
+            count = len(self.data)
+            super().append(request, response)
+            recorded = getattr(self._persister, "recorded", None)
+            if recorded is not None and len(self.data) > count:
+                recorded(self, *self.data[-1])
+
+    def _save(self, force: bool = False) -> None:
+        # "rewrite" of a test that now sends nothing must still remove its old recordings
+        persister = self._persister
+        stale = getattr(persister, "rewrite", False) and getattr(persister, "_previous", None)
+        super()._save(force=force or bool(stale))
 
     def _keyed(self) -> bool:
         names = {getattr(m, "__name__", "") for m in self._match_on}
@@ -61,6 +77,11 @@ class RecordingCassette(Cassette):
         request = self._before_record_request(request)
         for position in self._lookup(self._key(request)):
             yield position, self.data[position][1]
+
+
+def _drop_encoded_document(request: Any, response: Any) -> tuple[Any, Any]:
+    response.pop(DOCUMENT_KEY, None)
+    return request, response
 
 
 def use_recording_cassettes(vcr: VCR) -> None:

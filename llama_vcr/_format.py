@@ -12,7 +12,7 @@ import copy
 import functools
 import json
 import json.encoder
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,12 @@ from vcr.request import Request
 
 from ._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of, request_hash
 from ._compat import NotReplayableError, from_llama_stack
-from ._normalize import REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
+from ._normalize import NAMING_ENDPOINTS, REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
 from ._redact import SDK_ATTR, Redactor, sdk_of
 from ._types import REGISTRY, TypeRegistry
 from ._wire import (
     BYTES_KEY,
+    LINE_BREAK,
     RecordingFormatError,
     body_bytes,
     decode_content,
@@ -78,6 +79,20 @@ class LazyBody(dict):  # type: ignore[type-arg]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LazyBody:
         return self  # built from the file, never mutated: sharing it is safe
+
+    # vcrpy's hooks (filter_sensitive_data...) iterate over a body: build it first
+    def _built(self) -> LazyBody:
+        _ = self["string"]
+        return self
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._built()))
+
+    def items(self) -> Any:
+        return dict(self._built()).items()
+
+    def __len__(self) -> int:
+        return dict.__len__(self._built())
 
 
 class StoredResponse(dict):  # type: ignore[type-arg]
@@ -162,12 +177,16 @@ class RecordingCodec:
         status = int(response.get("status", {}).get("code", 200))
         rule = self.registry.rule_for(canonical.method, canonical.endpoint) if status < 400 else None
         stored: dict[str, Any] = {}
+        try:
+            text = body.decode("utf-8") if "event-stream" in content_type or "ndjson" in content_type else ""
+        except UnicodeDecodeError:  # a stream that is not UTF-8: kept as bytes, replayed byte for byte
+            content_type, text = "", ""
         if content_type.startswith("text/event-stream"):
-            chunks, done = encode_stream(body.decode("utf-8"), rule)
+            chunks, done = encode_stream(text, rule)
             stored = {"body": chunks, "is_streaming": True, "sse_done": done}
         elif "ndjson" in content_type:
             chunk_type = rule.chunk if rule else None
-            lines = body.decode("utf-8").splitlines()
+            lines = LINE_BREAK.split(text)
             stored = {
                 "body": [ndjson_value(line, chunk_type) for line in lines if line.strip()],
                 "is_streaming": True,
@@ -179,9 +198,11 @@ class RecordingCodec:
             stored = {"body": value, "is_streaming": False}
         kept = {name: value for name, value in headers.items() if name in KEPT_RESPONSE_HEADERS}
         base = stable_base(canonical.hash(test_id), occurrence)
+        sent = request_strings(canonical.body, canonical.endpoint) | {v for _, v in canonical.query}
         stored["body"] = self.normalizer.response(
-            stored["body"], ids, base, request_strings(canonical.body, canonical.endpoint)
+            stored["body"], ids, base, sent, map_ids=NAMING_ENDPOINTS.search(canonical.endpoint) is None
         )
+        ids.sent |= sent
         if status >= 400:  # an error quotes the live ids it was sent
             stored["body"] = ids.apply_text(stored["body"])
         for name in REQUEST_ID_HEADERS:

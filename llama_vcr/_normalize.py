@@ -14,6 +14,7 @@ padding every time; storing them verbatim makes every re-record a diff. At write
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,8 @@ VOLATILE_FIELDS: Mapping[str, Callable[[Any], Any]] = {
 }
 #: Response headers whose value is replaced by ``req_<stable id>``.
 REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+#: Endpoints whose responses name things (a model's id is its name): ids there are never mapped.
+NAMING_ENDPOINTS = re.compile(r"/models(/[^/]+)?$")
 #: SDK types whose ids are names, not generated values (never normalised).
 STABLE_TYPES = frozenset({"openai.types.model.Model"})
 
@@ -77,6 +80,8 @@ class IdMap:
 
     def __init__(self) -> None:
         self._stable: dict[str, str] = {}
+        #: Every string the test's requests carried: client-chosen, so never mapped when echoed.
+        self.sent: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._stable)
@@ -141,14 +146,16 @@ class Normalizer:
         keep = set(keep)
         return cls({k: v for k, v in volatile.items() if k not in keep}, map_ids="id" not in keep)
 
-    def response(self, body: Any, ids: IdMap, base: str, request_values: set[str]) -> Any:
+    def response(
+        self, body: Any, ids: IdMap, base: str, request_values: set[str], *, map_ids: bool = True
+    ) -> Any:
         """Normalise ``body`` in place (and return it); ids it introduces are added to ``ids`` as
         ``base``, ``base-2``... (in place: a 10,000-chunk stream is not copied again)."""
         fresh: list[str] = []
 
         def stable_id(live: str) -> str:
             known = ids.get(live)
-            if known is not None or live in request_values or live.startswith("rec-"):
+            if known is not None or live in request_values or live in ids.sent or live.startswith("rec-"):
                 return known or live
             stable = base if not fresh else f"{base}-{len(fresh) + 1}"
             fresh.append(live)
@@ -162,7 +169,7 @@ class Normalizer:
                 for key, item in value.items():
                     if key in self.volatile:
                         value[key] = self.volatile[key](item)
-                    elif self.map_ids and isinstance(item, str) and item and _is_id_key(key):
+                    elif map_ids and self.map_ids and isinstance(item, str) and item and _is_id_key(key):
                         value[key] = stable_id(item)
                     elif isinstance(item, (dict, list)):
                         walk(item)

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import json.encoder
+import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -21,8 +23,23 @@ EVENT_KEY = "__event__"
 SSE_DONE = "[DONE]"
 
 
+#: The line breaks of SSE and NDJSON framing; not str.splitlines(), which also breaks on U+2028,
+#: U+2029 and U+0085, all legal unescaped inside JSON strings.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 class RecordingFormatError(ValueError):
     """A document that is not a valid recording."""
+
+
+def _codec_module(*names: str) -> Any:
+    """The first importable of ``names`` (decoders for encodings a client may have asked for)."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise RecordingFormatError(f"cannot decode the response: install one of {', '.join(names)}")
 
 
 def decode_content(body: bytes, encoding: str) -> bytes:
@@ -35,9 +52,13 @@ def decode_content(body: bytes, encoding: str) -> bytes:
             except zlib.error:
                 body = zlib.decompress(body, -zlib.MAX_WBITS)
         elif coding == "br":
-            import brotli  # type: ignore[import-not-found]  # only reached if a server sent br
-
-            body = brotli.decompress(body)
+            body = _codec_module("brotli", "brotlicffi").decompress(body)
+        elif coding == "zstd":
+            module = _codec_module("compression.zstd", "backports.zstd", "zstandard")
+            if module.__name__ == "zstandard":  # its decompress() needs the size in the frame header
+                body = module.ZstdDecompressor().decompressobj().decompress(body)
+            else:
+                body = module.decompress(body)
         elif coding != "identity":
             raise RecordingFormatError(f"cannot decode Content-Encoding {coding!r}")
     return body
@@ -73,7 +94,7 @@ def iter_sse(text: str) -> Iterator[tuple[str | None, str]]:
     """(event name, data) per Server-Sent Event; comments, ``id:`` and ``retry:`` are dropped."""
     event: str | None = None
     data: list[str] = []
-    for line in text.splitlines():
+    for line in LINE_BREAK.split(text):
         if not line:
             if data:
                 yield event, "\n".join(data)

@@ -83,6 +83,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    max_age = config.getini("llama_vcr_max_age")
+    try:
+        float(max_age or 0)
+    except ValueError:
+        raise pytest.UsageError(f"llama_vcr_max_age must be a number of days, not {max_age!r}") from None
     redactor = Redactor.from_names(
         config.getini("llama_vcr_redact"),
         config.getini("llama_vcr_keep_headers"),
