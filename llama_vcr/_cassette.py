@@ -18,8 +18,7 @@ from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 
 from ._matchers import MATCHER_TAG
-
-DOCUMENT_KEY = "_llama_vcr_document"  # (the persister's key for a response's encoded recording)
+from ._persister import DOCUMENT_KEY
 
 _KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
 

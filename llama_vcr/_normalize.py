@@ -63,6 +63,17 @@ def _is_id_key(key: str) -> bool:
     return key == "id" or key.endswith("_id")
 
 
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of JSON ``value`` with ``change`` applied to every string value (keys stay)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {key: _map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, change) for item in value]
+    return value
+
+
 def _strings(value: Any, out: set[str]) -> set[str]:
     if isinstance(value, str):
         out.add(value)
@@ -97,31 +108,18 @@ class IdMap:
 
     def apply(self, value: Any) -> Any:
         """``value`` (JSON) with every string that is a known live id replaced by its stable id."""
-        if not self._stable:
-            return value
-        if isinstance(value, str):
-            return self._stable.get(value, value)
-        if isinstance(value, dict):
-            return {key: self.apply(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.apply(item) for item in value]
-        return value
+        return _map_strings(value, lambda text: self._stable.get(text, text)) if self._stable else value
 
     def apply_text(self, value: Any) -> Any:
         """``value`` (JSON) with live ids replaced wherever they occur inside strings (error messages
         quote the id the request sent: "No such File object: file-abc")."""
-        if not self._stable:
-            return value
-        if isinstance(value, str):
-            for live, stable in self._stable.items():
-                if live in value:
-                    value = value.replace(live, stable)
-            return value
-        if isinstance(value, dict):
-            return {key: self.apply_text(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.apply_text(item) for item in value]
-        return value
+        return _map_strings(value, self._replace_inside) if self._stable else value
+
+    def _replace_inside(self, text: str) -> str:
+        for live, stable in self._stable.items():
+            if live in text:
+                text = text.replace(live, stable)
+        return text
 
     def apply_path(self, path: str) -> str:
         """A URL path with segments that are live ids (``/v1/files/file-abc``) replaced."""

@@ -27,6 +27,7 @@ CODEC_KEY = pytest.StashKey[RecordingCodec]()
 ITEM_KEY = pytest.StashKey[pytest.Item]()
 PERSISTER_KEY = pytest.StashKey[RecordingPersister]()
 FAILED_KEY = pytest.StashKey[bool]()
+MAX_AGE_KEY = pytest.StashKey["float | None"]()
 
 
 #: ini options: name -> (help, type, default).
@@ -85,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     max_age = config.getini("llama_vcr_max_age")
     try:
-        float(max_age or 0)
+        config.stash[MAX_AGE_KEY] = float(max_age) if max_age else None
     except ValueError:
         raise pytest.UsageError(f"llama_vcr_max_age must be a number of days, not {max_age!r}") from None
     redactor = Redactor.from_names(
@@ -163,14 +164,14 @@ def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
                 UnusedRecordingsWarning,
             )
         )
-    max_age = item.config.getini("llama_vcr_max_age")
-    expired = persister.expired(float(max_age)) if max_age else []
+    max_age = item.config.stash.get(MAX_AGE_KEY, None)
+    expired = persister.expired(max_age) if max_age is not None else []
     if expired:
         oldest = max(age for _, age in expired)
         problems.append(
             (
                 item.config.getini("llama_vcr_expired"),
-                f"{item.nodeid} replayed {len(expired)} recording(s) older than {max_age} days (oldest: "
+                f"{item.nodeid} replayed {len(expired)} recording(s) older than {max_age:g} days (oldest: "
                 f"{oldest} days); re-record it against the real API with --record-mode=rewrite.",
                 ExpiredRecordingsWarning,
             )
