@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -53,5 +54,6 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def recording_schema() -> object:
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((ROOT / "llama_vcr" / "recording.schema.json").read_text())
+    # the schema the installed package ships (the wheel's, when CI tests the wheel)
+    schema = json.loads(resources.files("llama_vcr").joinpath("recording.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema)

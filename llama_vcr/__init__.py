@@ -14,8 +14,7 @@ from ._format import CODEC, RecordingCodec, recording_name
 from ._persister import RecordingPersister, read_document, recording_files
 from ._redact import Redactor
 from ._types import REGISTRY, TypeRegistry, TypeRule, revive
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "CODEC",
@@ -28,6 +27,7 @@ __all__ = [
     "Redactor",
     "TypeRegistry",
     "TypeRule",
+    "__version__",
     "canonical_request",
     "normalize_body",
     "read_document",
