@@ -55,5 +55,5 @@ def corpus_dir() -> Path:
 def recording_schema() -> object:
     jsonschema = pytest.importorskip("jsonschema")
     # the schema the installed package ships (the wheel's, when CI tests the wheel)
-    schema = json.loads(resources.files("llama_vcr").joinpath("recording.schema.json").read_text())
+    schema = json.loads(resources.files("llama_vcr.format").joinpath("recording.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema)

@@ -15,8 +15,8 @@ import vcr
 from vcr.request import Request
 
 from llama_vcr import CODEC
-from llama_vcr._persister import RecordingPersister
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
+from llama_vcr._vcrpy.persister import RecordingPersister
 
 WORDS = [
     "the",

@@ -22,7 +22,7 @@ import vcr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llama_vcr import CODEC
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
 from tests.openai_server import FakeOpenAIServer
 
 

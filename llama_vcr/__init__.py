@@ -1,38 +1,70 @@
-"""llama-vcr: record LLM API traffic once, replay it in CI, one JSON file per request."""
+"""llama-vcr: record LLM API traffic once, replay it in CI, one JSON file per request.
 
-import pytest as _pytest
+The public surface is what ``__all__`` lists; every name is imported on first use (PEP 562),
+so installing llama-vcr adds no SDK import to a pytest run that does not use it.
+"""
 
-# pytest-recording asks pytest to rewrite asserts in vcr.matchers; asking before vcrpy is imported
-# below keeps pytest from warning that it came too late.
-_pytest.register_assert_rewrite("vcr.matchers")
+from __future__ import annotations
 
-# ruff: noqa: E402
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ._canonical import canonical_request, normalize_body, request_hash
-from ._errors import LlamaVcrError, RecordingError, RecordingNotFound
-from ._format import CODEC, RecordingCodec, recording_name
-from ._persister import RecordingPersister, read_document, recording_files
-from ._redact import Redactor
-from ._types import REGISTRY, TypeRegistry, TypeRule, revive
 from ._version import __version__
 
-__all__ = [
-    "CODEC",
-    "REGISTRY",
-    "LlamaVcrError",
-    "RecordingCodec",
-    "RecordingError",
-    "RecordingNotFound",
-    "RecordingPersister",
-    "Redactor",
-    "TypeRegistry",
-    "TypeRule",
-    "__version__",
-    "canonical_request",
-    "normalize_body",
-    "read_document",
-    "recording_files",
-    "recording_name",
-    "request_hash",
-    "revive",
-]
+if TYPE_CHECKING:
+    from ._canonical import canonical_request, normalize_body, request_hash
+    from ._errors import (
+        ExpiredRecordingsWarning,
+        LlamaVcrError,
+        LlamaVcrWarning,
+        RecordingError,
+        RecordingNotFound,
+        SecretRedactedWarning,
+        UnusedRecordingsWarning,
+    )
+    from ._redact import Redactor
+    from ._store import RecordingName, read_document, recording_files, recording_name
+    from ._vcrpy.persister import RecordingPersister
+    from .format.codec import CODEC, RecordingCodec
+    from .format.envelopes import REGISTRY, TypeRegistry, TypeRule, revive
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "canonical_request": "._canonical",
+    "normalize_body": "._canonical",
+    "request_hash": "._canonical",
+    "ExpiredRecordingsWarning": "._errors",
+    "LlamaVcrError": "._errors",
+    "LlamaVcrWarning": "._errors",
+    "RecordingError": "._errors",
+    "RecordingNotFound": "._errors",
+    "SecretRedactedWarning": "._errors",
+    "UnusedRecordingsWarning": "._errors",
+    "Redactor": "._redact",
+    "RecordingName": "._store",
+    "read_document": "._store",
+    "recording_files": "._store",
+    "recording_name": "._store",
+    "RecordingPersister": "._vcrpy.persister",
+    "CODEC": ".format.codec",
+    "RecordingCodec": ".format.codec",
+    "REGISTRY": ".format.envelopes",
+    "TypeRegistry": ".format.envelopes",
+    "TypeRule": ".format.envelopes",
+    "revive": ".format.envelopes",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llama_vcr' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,6 +1,6 @@
 """``python -m llama_vcr``: the ``llama-vcr`` command line."""
 
-from llama_vcr._cli import main
+from llama_vcr.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

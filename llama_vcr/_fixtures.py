@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ._matchers import DEFAULT_MATCH_ON
-from ._vcr import SERIALIZER_NAME
+from ._vcrpy import SERIALIZER_NAME
+from ._vcrpy.matchers import DEFAULT_MATCH_ON
 
 
 @pytest.fixture

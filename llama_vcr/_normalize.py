@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._types import TYPE_KEY
+from .format.envelopes import TYPE_KEY
 
 EPOCH = "1970-01-01T00:00:00.000000Z"
 

@@ -12,16 +12,21 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+
+# pytest-recording asks pytest to rewrite asserts in vcr.matchers; asking before vcrpy is imported
+# below keeps pytest from warning that it came too late.
+pytest.register_assert_rewrite("vcr.matchers")
+
 from vcr import VCR
 
 from . import _fixtures
 from ._canonical import BodyRules, Canonicalizer
-from ._errors import MISSES
-from ._format import RecordingCodec
+from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning
 from ._normalize import Normalizer
-from ._persister import RecordingPersister
 from ._redact import Redactor
-from ._vcr import configure_vcr, install_miss_error, uninstall_miss_error
+from ._vcrpy import configure_vcr
+from ._vcrpy.persister import RecordingPersister
+from .format.codec import RecordingCodec
 
 CODEC_KEY = pytest.StashKey[RecordingCodec]()
 ITEM_KEY = pytest.StashKey[pytest.Item]()
@@ -70,14 +75,6 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
 }
 
 
-class UnusedRecordingsWarning(pytest.PytestWarning):
-    """A test passed in replay mode without replaying some of its recordings."""
-
-
-class ExpiredRecordingsWarning(pytest.PytestWarning):
-    """A test replayed recordings older than ``llama_vcr_max_age`` days."""
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (help_text, kind, default) in INI_OPTIONS.items():
         parser.addini(name, help_text, type=kind, default=default)
@@ -101,17 +98,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered now, after pytest-recording, so that these fixtures override its defaults.
     if not config.pluginmanager.has_plugin("llama_vcr.fixtures"):
         config.pluginmanager.register(_fixtures, "llama_vcr.fixtures")
-    install_miss_error()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    uninstall_miss_error()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.config.stash[ITEM_KEY] = item
-    MISSES.clear()
 
 
 def _merged_config(item: pytest.Item) -> dict[str, Any]:
@@ -149,11 +140,10 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
 def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
     """Unused and expired recordings of a test that passed in replay mode: warn or fail."""
     persister = item.stash.get(PERSISTER_KEY, None)
-    cassette = getattr(item, "funcargs", {}).get("vcr")
-    if persister is None or cassette is None or not cassette.write_protected:
+    if persister is None or not persister.replaying:
         return
     problems: list[tuple[str, str, type[Warning]]] = []
-    unused = persister.unused(cassette)
+    unused = persister.unused()
     if unused:
         names = ", ".join(path.name for path in unused)
         problems.append(
@@ -191,7 +181,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[FAILED_KEY] = report.failed
         if report.passed:
             _after_replay(item, report)
-    if MISSES and report.failed:
-        report.sections.append(("llama-vcr replay misses", "\n\n".join(MISSES)))
-        MISSES.clear()
+    persister = item.stash.get(PERSISTER_KEY, None)
+    if persister is not None and persister.misses and report.failed:
+        report.sections.append(("llama-vcr replay misses", "\n\n".join(persister.misses)))
+        persister.misses.clear()
     return report

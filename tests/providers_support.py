@@ -17,7 +17,7 @@ import vcr
 from vcr.cassette import Cassette
 
 from llama_vcr import CODEC, recording_files, recording_name
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
 from tests.openai_server import FakeOpenAIServer
 
 TEST_ID = "tests/test_providers.py::t"

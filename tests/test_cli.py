@@ -23,10 +23,10 @@ from vcr.request import Request
 
 from conftest import OFFLINE_BASE_URL, ROOT
 from llama_vcr import CODEC, recording_files, recording_name
-from llama_vcr._cli import main
-from llama_vcr._cli_common import cassette_name, directory_for_test
-from llama_vcr._cli_files import derive_test_id
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
+from llama_vcr.cli import main
+from llama_vcr.cli._common import cassette_name, directory_for_test
+from llama_vcr.cli.convert import derive_test_id
 from tests.openai_server import FakeOpenAIServer
 
 CASSETTES = ROOT / "cassettes"

@@ -11,7 +11,7 @@ import vcr
 from openai.types.chat import ChatCompletionChunk
 
 from llama_vcr import CODEC, revive
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
 
 SEED = "responses/recordings/3e85d726f8264678af4b790643e62ec7480fd71c5a581a7b898d8c721cafacda.json"
 SATURN = (

@@ -33,8 +33,8 @@ import vcr
 
 from conftest import CORPUS_DIR
 from llama_vcr import CODEC, RecordingError, RecordingNotFound, revive
-from llama_vcr._types import unwrap
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
+from llama_vcr.format.envelopes import unwrap
 
 REPLAYED_STREAM = "replayed-stream"
 REPLAYED_OBJECT = "replayed-object"

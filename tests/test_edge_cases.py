@@ -12,7 +12,7 @@ from vcr.request import Request
 from llama_vcr import CODEC, RecordingPersister, recording_files
 from llama_vcr._canonical import Canonicalizer, canonical_request
 from llama_vcr._normalize import IdMap
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._vcrpy import configure_vcr
 from tests.openai_server import FakeOpenAIServer
 
 OFFLINE = "http://127.0.0.1:9/v1"
@@ -136,4 +136,6 @@ def test_unused_ignores_plain_vcrpy_interactions() -> None:
         _loaded_count=1,
         play_counts={},
     )
-    assert RecordingPersister(CODEC).unused(cassette) == []
+    persister = RecordingPersister(CODEC)
+    persister.attach(cassette)
+    assert persister.unused() == []

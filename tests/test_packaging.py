@@ -27,7 +27,7 @@ def test_every_module_of_the_installed_package_imports() -> None:
 
 def test_the_package_ships_its_data_files() -> None:
     assert (PACKAGE_DIR / "py.typed").is_file()
-    assert (PACKAGE_DIR / "recording.schema.json").is_file()
+    assert (PACKAGE_DIR / "format" / "recording.schema.json").is_file()
 
 
 def test_one_version_everywhere() -> None:

@@ -10,8 +10,8 @@ import pytest
 import vcr
 
 from llama_vcr import CODEC, RecordingError, RecordingPersister, recording_files, recording_name
-from llama_vcr._persister import recording_dir
-from llama_vcr._vcr import configure_vcr
+from llama_vcr._store import recording_dir
+from llama_vcr._vcrpy import configure_vcr
 from tests.openai_server import FakeOpenAIServer
 
 TEST_ID = "tests/test_persister.py::t"

@@ -7,7 +7,7 @@ from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from llama_vcr import REGISTRY, TypeRegistry, TypeRule, revive
-from llama_vcr._types import UnknownTypeError, envelope, import_type, type_name_of
+from llama_vcr.format.envelopes import UnknownTypeError, envelope, import_type, type_name_of
 
 CHUNK = {
     "id": "chatcmpl-1",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._types import TypeRule
+from ..format.envelopes import TypeRule
 
 RULES = (
     TypeRule(

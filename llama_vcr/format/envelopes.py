@@ -196,7 +196,7 @@ def revive(value: Any, *, strict: bool = False) -> Any:
 
 
 def _default_registry() -> TypeRegistry:
-    from .providers import RULES  # the provider modules import TypeRule from here
+    from ..providers import RULES  # the provider modules import TypeRule from here
 
     return TypeRegistry(RULES)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._canonical import CanonicalRequest, canonical_request
+from .._canonical import CanonicalRequest, canonical_request
 
 MATCHER_TAG = "_llama_vcr_matcher"
 

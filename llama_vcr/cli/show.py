@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import (
+from .._errors import RecordingError
+from .._store import read_document
+from ..format.codec import CODEC
+from ._common import (
     EXIT_OK,
     EXIT_PROBLEMS,
     Console,
@@ -27,10 +30,7 @@ from ._cli_common import (
     table,
     test_id_of,
 )
-from ._cli_transcript import reply_of, request_messages
-from ._errors import RecordingError
-from ._format import CODEC
-from ._persister import read_document
+from .transcript import reply_of, request_messages
 
 # --- ls ----------------------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._types import unwrap
-from ._wire import TEXT_KEY
+from ..format.envelopes import unwrap
+from ..format.wire import TEXT_KEY
 
 _PROMPT_KEYS = (
     "prompt_tokens",

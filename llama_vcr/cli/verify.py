@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ._canonical import endpoint_of, request_hash
-from ._cli_common import EXIT_OK, EXIT_PROBLEMS, Console, display, is_vcrpy_cassette, iter_recordings
-from ._errors import RecordingError
-from ._format import CODEC, recording_name
-from ._persister import read_document
-from ._redact import DEFAULT_REDACTOR, REDACTED, SECRET_HEADERS, SECRET_QUERY_NAMES, Redactor
-from ._types import DATA_KEY, TYPE_KEY, UnknownTypeError, check_type, import_type, revive
+from .._canonical import endpoint_of, request_hash
+from .._errors import RecordingError
+from .._redact import DEFAULT_REDACTOR, REDACTED, SECRET_HEADERS, SECRET_QUERY_NAMES, Redactor
+from .._store import read_document, recording_name
+from ..format.codec import CODEC
+from ..format.envelopes import DATA_KEY, TYPE_KEY, UnknownTypeError, check_type, import_type, revive
+from ._common import EXIT_OK, EXIT_PROBLEMS, Console, display, is_vcrpy_cassette, iter_recordings
 
 _SECRET_PATTERNS = (
     ("an OpenAI/Anthropic-style API key", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}")),
@@ -53,7 +53,7 @@ class Finding:
 def _validator() -> Any:
     import jsonschema
 
-    text = (resources.files("llama_vcr") / "recording.schema.json").read_text(encoding="utf-8")
+    text = (resources.files("llama_vcr.format") / "recording.schema.json").read_text(encoding="utf-8")
     return jsonschema.Draft202012Validator(json.loads(text))
 
 

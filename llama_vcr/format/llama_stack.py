@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._types import DATA_KEY, TYPE_KEY
+from .envelopes import DATA_KEY, TYPE_KEY
 
 #: Endpoints llama-stack recorded as ``POST {}`` although the SDK sends ``GET`` with no body.
 _LISTINGS = ("/models", "/api/tags", "/api/ps")

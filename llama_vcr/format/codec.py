@@ -18,12 +18,12 @@ from typing import Any
 
 from vcr.request import Request
 
-from ._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of, request_hash
-from ._compat import NotReplayableError, from_llama_stack
-from ._normalize import NAMING_ENDPOINTS, REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
-from ._redact import SDK_ATTR, Redactor, sdk_of
-from ._types import REGISTRY, TypeRegistry
-from ._wire import (
+from .._canonical import DEFAULT_CANONICALIZER, Canonicalizer
+from .._normalize import NAMING_ENDPOINTS, REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
+from .._redact import SDK_ATTR, Redactor, sdk_of
+from .envelopes import REGISTRY, TypeRegistry
+from .llama_stack import NotReplayableError, from_llama_stack
+from .wire import (
     BYTES_KEY,
     LINE_BREAK,
     RecordingFormatError,
@@ -49,16 +49,6 @@ KEPT_RESPONSE_HEADERS = frozenset(
 def stable_base(digest: str, occurrence: int = 1) -> str:
     """The stable id a recording's first response id becomes: ``rec-<12 hex>[_<occurrence>]``."""
     return f"rec-{digest[:12]}" if occurrence == 1 else f"rec-{digest[:12]}_{occurrence}"
-
-
-def recording_name(document: Mapping[str, Any]) -> str:
-    """The file name a recording's content derives (``<sha256>.json``, ``<sha256>-<n>.json``)."""
-    request = document["request"]
-    digest = request_hash(
-        request["method"], endpoint_of(request["url"]), request["body"], document["test_id"]
-    )
-    occurrence = document.get("occurrence", 1)
-    return f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json"
 
 
 # --- replayed objects ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from ._types import DATA_KEY, TypeRule, envelope, is_envelope, unwrap
+from .envelopes import DATA_KEY, TypeRule, envelope, is_envelope, unwrap
 
 TEXT_KEY = "__text__"
 BYTES_KEY = "__bytes__"

@@ -17,8 +17,9 @@ from typing import Any
 from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 
-from ._matchers import MATCHER_TAG
-from ._persister import DOCUMENT_KEY
+from .._errors import RecordingNotFound
+from .matchers import MATCHER_TAG
+from .persister import DOCUMENT_KEY, RecordingPersister
 
 _KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
 
@@ -34,6 +35,28 @@ class RecordingCassette(Cassette):
         self._append_lock = threading.Lock()  # threads recording at once must not swap their pairs
         if self._before_save_interaction:  # user hooks may change what is saved: encode it again
             self._before_save_interaction.append(_drop_encoded_document)
+        if isinstance(self._persister, RecordingPersister):
+            self._persister.attach(self)
+
+    def can_play_response_for(self, request: Any) -> bool:
+        """vcrpy's answer; on a replay miss of a llama-vcr cassette, raise :class:`RecordingNotFound`.
+
+        Every vcrpy stub asks this before it raises its own ``CannotOverwriteExistingCassetteException``
+        for a write-protected cassette, so raising here gives the miss llama-vcr's message (and SDK
+        error bases) for this cassette alone, with no process-wide patching.
+        """
+        if super().can_play_response_for(request):
+            return True
+        persister = self._persister
+        if (
+            self.write_protected
+            and isinstance(persister, RecordingPersister)
+            and self.filter_request(request)
+        ):
+            message = persister.describe_miss(persister.canonical(request), self)
+            persister.misses.append(message)
+            raise RecordingNotFound(message, cassette=self, failed_request=request)
+        return False
 
     def append(self, request: Any, response: Any) -> None:
         with self._append_lock:

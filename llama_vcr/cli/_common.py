@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-from ._canonical import endpoint_of
-from ._persister import recording_files
+from .._canonical import endpoint_of
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -125,6 +124,8 @@ def iter_recordings(paths: Iterable[Path]) -> list[Path]:
     Hidden files and directories are skipped; within a directory files come in replay order.
     Raises :class:`UsageError` for a path that does not exist.
     """
+    from .._store import recording_files  # (not at import: `llama-vcr --help` stays light)
+
     found: list[Path] = []
     for path in paths:
         if path.is_file():

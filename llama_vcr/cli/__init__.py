@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ._cli_common import EXIT_PROBLEMS, EXIT_USAGE, Console, UsageError
+from ._common import EXIT_PROBLEMS, EXIT_USAGE, Console, UsageError
 
 Command = Callable[[argparse.Namespace, Console], int]
 
@@ -25,38 +25,38 @@ _EPILOG = "exit status: 0 ok, 1 problems found, 2 usage error or unreadable inpu
 
 
 def _ls(args: argparse.Namespace, console: Console) -> int:
-    from ._cli_show import cmd_ls
+    from .show import cmd_ls
 
     return cmd_ls(args, console)
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
-    from ._cli_show import cmd_show
+    from .show import cmd_show
 
     return cmd_show(args, console)
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
-    from ._cli_verify import cmd_verify
+    from .verify import cmd_verify
 
     return cmd_verify(args, console)
 
 
 def _prune(args: argparse.Namespace, console: Console) -> int:
-    from ._cli_files import cmd_prune
+    from .prune import cmd_prune
 
     return cmd_prune(args, console)
 
 
 def _convert(args: argparse.Namespace, console: Console) -> int:
-    from ._cli_files import cmd_convert
+    from .convert import cmd_convert
 
     return cmd_convert(args, console)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llama-vcr", description=_DESCRIPTION, epilog=_EPILOG)
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"llama-vcr {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,18 +1,16 @@
 """The fossilizer: a vcrpy persister that keeps one JSON file per request in a per-test directory.
 
 vcrpy hands a persister a whole cassette; this one spreads it over files named by
-:func:`~llama_vcr._format.recording_name`, writes only what changed (atomically), never copies
+:class:`~llama_vcr._store.RecordingName`, writes only what changed (atomically), never copies
 interactions loaded from extra cassettes, and removes files that a re-record replaced.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,109 +19,29 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.record_mode import RecordMode
 from vcr.serialize import deserialize
 
-from ._canonical import CanonicalRequest
-from ._errors import RecordingError, SecretRedactedWarning
-from ._format import RecordingCodec, recording_name
-from ._normalize import IdMap
-from ._report import miss_message
-from ._types import check_type, envelope_types
-from ._wire import RecordingFormatError
+from .._canonical import CanonicalRequest
+from .._errors import RecordingError, SecretRedactedWarning
+from .._normalize import IdMap
+from .._report import miss_message
+from .._store import (
+    RecordingName,
+    age_in_days,
+    next_occurrence,
+    place,
+    read_document,
+    recording_dir,
+    recording_files,
+    today,
+    write_atomically,
+)
+from ..format.codec import RecordingCodec
+from ..format.envelopes import check_type, envelope_types
+from ..format.wire import RecordingFormatError
 
 #: Key under which a loaded response remembers the file it came from.
 SOURCE_KEY = "_llama_vcr_source"
 #: Key under which a response recorded now carries its encoded document.
 DOCUMENT_KEY = "_llama_vcr_document"
-#: Suffixes pytest-recording's path transformer appends to a cassette name.
-CASSETTE_SUFFIXES = (".llama_vcr", ".yaml")
-
-
-def recording_dir(cassette_path: str | os.PathLike[str]) -> Path:
-    """The directory holding a test's recordings, for the cassette path vcrpy passes in."""
-    path = os.fspath(cassette_path)
-    for suffix in CASSETTE_SUFFIXES:
-        if path.endswith(suffix):
-            return Path(path[: -len(suffix)])
-    return Path(path)
-
-
-def recording_files(directory: Path) -> list[Path]:
-    """The recording files of a directory, in replay order (by name, then occurrence)."""
-    if not directory.is_dir():
-        return []
-
-    def order(path: Path) -> tuple[str, int]:
-        digest, _, occurrence = path.stem.partition("-")
-        return digest, int(occurrence) if occurrence.isdigit() else 1
-
-    return sorted((p for p in directory.glob("*.json") if not p.name.startswith(".")), key=order)
-
-
-def read_document(path: Path, codec: RecordingCodec) -> dict[str, Any]:
-    """A recording file's document; raises :class:`RecordingError` naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordingError(path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    except OSError as exc:
-        raise RecordingError(path, exc.strerror or str(exc)) from exc
-    if not text.strip():
-        raise RecordingError(path, "the file is empty")
-    try:
-        return codec.deserialize(text)
-    except ValueError as exc:  # json.JSONDecodeError and RecordingFormatError
-        raise RecordingError(path, str(exc)) from exc
-
-
-def next_occurrence(digest: str, taken: set[str]) -> int:
-    """The first occurrence number whose file name (``<digest>[-n].json``) is not taken."""
-    occurrence = 1
-    while (f"{digest}.json" if occurrence == 1 else f"{digest}-{occurrence}.json") in taken:
-        occurrence += 1
-    return occurrence
-
-
-def place(document: dict[str, Any], codec: RecordingCodec, taken: set[str]) -> tuple[str, str, list[str]]:
-    """Where and how a new recording is written: ``(file name, text, secret variables scrubbed)``.
-
-    Secret environment values are scrubbed first and the name derives from what is written; a name
-    already ``taken`` gets the next occurrence number. The name is added to ``taken``.
-    """
-    text, leaked = codec.redactor.scrub(codec.serialize(document))
-    if leaked:
-        document = codec.deserialize(text)
-    occurrence = document.get("occurrence", 1)
-    while (name := recording_name({**document, "occurrence": occurrence})) in taken:
-        occurrence += 1
-    if occurrence != document.get("occurrence", 1):
-        document["occurrence"] = occurrence
-        text = codec.serialize(document)
-    taken.add(name)
-    return name, text, leaked
-
-
-def today() -> str:
-    """``recorded_at``: the UTC date (day precision, so re-recording the same day changes nothing)."""
-    return datetime.now(timezone.utc).date().isoformat()
-
-
-def write_atomically(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` via a temporary file and rename; False if it was already there."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
 
 
 @dataclass
@@ -144,6 +62,18 @@ class RecordingPersister:
     save_allowed: Callable[[], bool] = field(default=lambda: True, repr=False)
     #: ``recorded_at`` of each file loaded from the test's own directory.
     recorded_dates: dict[Path, str | None] = field(default_factory=dict, init=False)
+    #: Messages of the replay misses raised in this test (shown in its report even if swallowed).
+    misses: list[str] = field(default_factory=list, init=False)
+    _cassette: Any = field(default=None, init=False, repr=False)
+
+    def attach(self, cassette: Any) -> None:
+        """Called by :class:`~llama_vcr._vcrpy.cassette.RecordingCassette` when it is created."""
+        self._cassette = cassette
+
+    @property
+    def replaying(self) -> bool:
+        """True when the test's cassette is write-protected (``none``, or ``once`` with files)."""
+        return self._cassette is not None and bool(self._cassette.write_protected)
 
     def canonical(self, request: Any) -> CanonicalRequest:
         """``request`` in canonical form, through this test's id map."""
@@ -212,7 +142,7 @@ class RecordingPersister:
         document = self.codec.encode(
             request, response, self.test_id, ids=self.ids, occurrence=occurrence, recorded_at=today()
         )
-        self._taken.add(recording_name(document))
+        self._taken.add(RecordingName.of(document).filename)
         response[DOCUMENT_KEY] = document
 
     # -- saving ----------------------------------------------------------------------------------
@@ -245,8 +175,11 @@ class RecordingPersister:
 
     # -- diagnostics -----------------------------------------------------------------------------
 
-    def unused(self, cassette: Any) -> list[Path]:
+    def unused(self) -> list[Path]:
         """Files of the test's own directory that were loaded but never replayed."""
+        cassette = self._cassette
+        if cassette is None:
+            return []
         loaded = cassette.data[: cassette._loaded_count]
         return [
             Path(response[SOURCE_KEY])
@@ -258,16 +191,8 @@ class RecordingPersister:
 
     def expired(self, max_age_days: float) -> list[tuple[Path, int]]:
         """``(file, age in days)`` of loaded recordings older than ``max_age_days``."""
-        now = datetime.now(timezone.utc).date()
-        out = []
-        for path, recorded_at in sorted(self.recorded_dates.items()):
-            try:
-                age = (now - date.fromisoformat(str(recorded_at)[:10])).days if recorded_at else None
-            except ValueError:
-                age = None  # a hand-edited date: not expired (verify reports it)
-            if age is not None and age > max_age_days:
-                out.append((path, age))
-        return out
+        ages = ((path, age_in_days(recorded_at)) for path, recorded_at in sorted(self.recorded_dates.items()))
+        return [(path, age) for path, age in ages if age is not None and age > max_age_days]
 
     def describe_miss(self, request: CanonicalRequest, cassette: Any) -> str:
         """The message of a replay miss (see :func:`llama_vcr._report.miss_message`)."""
