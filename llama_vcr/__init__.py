@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from ._store import RecordingName, read_document, recording_files, recording_name
     from ._vcrpy.persister import RecordingPersister
     from .format.codec import CODEC, RecordingCodec
-    from .format.envelopes import REGISTRY, TypeRegistry, TypeRule, revive
+    from .format.envelopes import REGISTRY, TypeRegistry, allow_type_packages, revive
+    from .providers import Provider
+    from .providers._provider import TypeRule
 
 #: public name -> the module that defines it
 _EXPORTS = {
@@ -50,8 +52,10 @@ _EXPORTS = {
     "RecordingCodec": ".format.codec",
     "REGISTRY": ".format.envelopes",
     "TypeRegistry": ".format.envelopes",
-    "TypeRule": ".format.envelopes",
+    "TypeRule": ".providers._provider",
+    "Provider": ".providers",
     "revive": ".format.envelopes",
+    "allow_type_packages": ".format.envelopes",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._normalize import IdMap
@@ -58,7 +58,9 @@ def _parse_multipart(raw: bytes, content_type: str) -> JSONValue:
             entry["filename"] = part.get_filename()
         if part.get("content-type"):
             entry["content_type"] = part.get_content_type()
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # (decode=True gives bytes for a non-multipart part)
+            payload = b""
         try:
             entry["text"] = payload.decode("utf-8")
         except UnicodeDecodeError:
@@ -210,7 +212,7 @@ def canonical_request(
             and c_canonicalizer is canonicalizer
             and c_ids == n_ids
         ):
-            return canonical
+            return cast(CanonicalRequest, canonical)
     url = canonicalizer.redactor.url(request.uri)
     parts = urlsplit(url)
     content_type = request.headers.get("content-type") if hasattr(request.headers, "get") else None

@@ -17,18 +17,19 @@ Warnings::
      ├── UnusedRecordingsWarning     a test passed in replay mode without replaying some recordings
      └── ExpiredRecordingsWarning    a test replayed recordings older than ``llama_vcr_max_age`` days
 
-Importing this module imports vcrpy's small ``vcr.errors`` (pytest-recording has already imported
-vcrpy in a pytest run) and no SDK.
+``RecordingNotFound`` subclasses vcrpy's exception, so it is defined in the vcrpy seam
+(``llama_vcr._vcrpy.miss``) and resolved from here on first use: importing this module imports
+neither vcrpy (~80 ms, which a pytest run without vcr tests should not pay) nor any SDK.
 """
 
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vcr.errors import CannotOverwriteExistingCassetteException
+if TYPE_CHECKING:
+    from ._vcrpy.miss import RecordingNotFound as RecordingNotFound
 
 
 class LlamaVcrError(Exception):
@@ -48,54 +49,6 @@ class RecordingError(LlamaVcrError):
             f"llama-vcr: cannot load recording {self.path}: {problem}. "
             "Fix the file, or delete it and re-record its test with --record-mode=once."
         )
-
-
-#: ``(module, class)`` of SDK error bases a miss also subclasses when the test imported that SDK:
-#: those SDKs re-raise their own errors at once instead of retrying and wrapping them in
-#: ``APIConnectionError("Connection error.")`` (openai-python and anthropic-sdk-python
-#: ``_base_client.py``: ``except Exception`` around the send retries everything else).
-SDK_ERROR_BASES = (("openai", "OpenAIError"), ("anthropic", "AnthropicError"))
-_SUBCLASSES: dict[tuple[type, ...], type] = {}
-
-
-def _loaded_sdk_bases() -> tuple[type, ...]:
-    return tuple(
-        base
-        for module, name in SDK_ERROR_BASES
-        if isinstance(base := getattr(sys.modules.get(module), name, None), type)
-    )
-
-
-class RecordingNotFound(LlamaVcrError, CannotOverwriteExistingCassetteException):
-    """No recording matches a request and the record mode forbids recording it.
-
-    Raised by the cassette (see ``llama_vcr._vcrpy.cassette``) with a message that names the test,
-    the request, the closest recording and the command that records it. The instance created is of
-    a subclass that also derives from the error base of every loaded SDK in :data:`SDK_ERROR_BASES`,
-    so ``except openai.OpenAIError`` catches it and the SDK does not retry it.
-    """
-
-    def __new__(cls, message: str = "", **kwargs: Any) -> RecordingNotFound:
-        if cls is RecordingNotFound:
-            bases = _loaded_sdk_bases()
-            if bases:
-                if bases not in _SUBCLASSES:
-                    _SUBCLASSES[bases] = type("RecordingNotFound", (RecordingNotFound, *bases), {})
-                cls = _SUBCLASSES[bases]
-        return Exception.__new__(cls)
-
-    def __init__(self, message: str = "", *, cassette: Any = None, failed_request: Any = None) -> None:
-        # vcrpy's own __init__ would compute a (slow) message of its own: skip it.
-        Exception.__init__(self, message)
-        self.cassette = cassette
-        self.failed_request = failed_request
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickles (pytest-xdist, multiprocessing) without SDK bases
-        return (RecordingNotFound, (self.message,))
 
 
 def record_command(test_id: str | None, mode: str) -> str:
@@ -127,3 +80,11 @@ class UnusedRecordingsWarning(LlamaVcrWarning):
 
 class ExpiredRecordingsWarning(LlamaVcrWarning):
     """A test replayed recordings older than ``llama_vcr_max_age`` days."""
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: RecordingNotFound is built on vcrpy, imported late
+    if name == "RecordingNotFound":
+        from ._vcrpy.miss import RecordingNotFound
+
+        return RecordingNotFound
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

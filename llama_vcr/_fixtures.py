@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from ._vcrpy import SERIALIZER_NAME
-from ._vcrpy.matchers import DEFAULT_MATCH_ON
+from ._vcrpy import DEFAULT_MATCH_ON, SERIALIZER_NAME
 
 
 @pytest.fixture

@@ -19,44 +19,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import providers as _providers
 from .format.envelopes import TYPE_KEY
+from .providers._provider import zero
 
-EPOCH = "1970-01-01T00:00:00.000000Z"
-
-
-def _timestamp(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    return 0 if isinstance(value, (int, float)) else EPOCH
-
-
-def _zero(value: Any) -> Any:
-    return 0 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-def _constant(replacement: Any) -> Callable[[Any], Any]:
-    return lambda value: value if value is None else replacement
-
-
-#: Response fields that are pure noise, and what each is replaced with.
-VOLATILE_FIELDS: Mapping[str, Callable[[Any], Any]] = {
-    "created": _timestamp,
-    "created_at": _timestamp,
-    "completed_at": _timestamp,
-    "expires_at": _timestamp,
-    "system_fingerprint": _constant("fp_rec"),
-    "obfuscation": _constant(""),
-    "total_duration": _zero,
-    "load_duration": _zero,
-    "prompt_eval_duration": _zero,
-    "eval_duration": _zero,
-}
 #: Response headers whose value is replaced by ``req_<stable id>``.
-REQUEST_ID_HEADERS = ("x-request-id", "request-id")
+REQUEST_ID_HEADERS = _providers.REQUEST_ID_HEADERS
 #: Endpoints whose responses name things (a model's id is its name): ids there are never mapped.
 NAMING_ENDPOINTS = re.compile(r"/models(/[^/]+)?$")
+#: Response fields that are pure noise, and what each is replaced with (see ``providers/``).
+VOLATILE_FIELDS = _providers.VOLATILE_FIELDS
 #: SDK types whose ids are names, not generated values (never normalised).
-STABLE_TYPES = frozenset({"openai.types.model.Model"})
+STABLE_TYPES = _providers.STABLE_TYPES
 
 
 def _is_id_key(key: str) -> bool:
@@ -179,7 +153,7 @@ class Normalizer:
 def _constant_by_type(value: Any) -> Any:
     if isinstance(value, str):
         return ""
-    return _zero(value)
+    return zero(value)
 
 
 def request_strings(body: Any, path: str) -> set[str]:

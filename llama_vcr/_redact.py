@@ -17,39 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from . import providers as _providers
+
 REDACTED = "REDACTED"
 
 #: Header names that are never written, whatever the configuration.
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "api-key",
-        "x-api-key",
-        "cookie",
-        "set-cookie",
-        "proxy-authorization",
-        "openai-organization",
-        "openai-project",
-    }
-)
+SECRET_HEADERS = _providers.SECRET_HEADERS
 #: A header or query parameter whose name contains one of these is a secret.
 SECRET_NAME_PARTS = ("key", "token", "secret", "password", "signature", "credential")
 #: Query parameters that are secrets although their names look harmless.
 SECRET_QUERY_NAMES = frozenset({"sig", "auth", "code"})
 #: Environment variables whose values are never written anywhere in a recording.
-SECRET_ENV = (
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "TOGETHER_API_KEY",
-    "FIREWORKS_API_KEY",
-)
+SECRET_ENV = _providers.SECRET_ENV
 #: Shorter values are too likely to occur by chance to be scrubbed from text.
 MIN_SECRET_LENGTH = 8
 #: Request headers stored in a recording by default (all else is dropped).
-KEPT_REQUEST_HEADERS = frozenset(
-    {"content-type", "accept", "openai-beta", "anthropic-version", "anthropic-beta"}
-)
+KEPT_REQUEST_HEADERS = _providers.KEPT_REQUEST_HEADERS
 
 
 #: Where a redacted request keeps the SDK it was sent by (its User-Agent is not stored).

@@ -120,7 +120,8 @@ def miss_message(
         why = "this test has no recordings yet"
     query = "?" + "&".join(f"{k}={v}" for k, v in request.query) if request.query else ""
     lines = [
-        f"llama-vcr: no recording matches this request (record mode {mode!r}): {why}.",
+        f"llama-vcr: no recording matches {request.method} {request.endpoint}{query} "
+        f"(record mode {mode!r}): {why}.",
         f"  test:     {test_id}",
         f"  request:  {request.method} {request.endpoint}{query}  model={request.model}",
         f"  searched: {directory}{os.sep}",

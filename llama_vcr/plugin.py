@@ -9,28 +9,30 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 # pytest-recording asks pytest to rewrite asserts in vcr.matchers; asking before vcrpy is imported
-# below keeps pytest from warning that it came too late.
+# keeps pytest from warning that it came too late.
 pytest.register_assert_rewrite("vcr.matchers")
-
-from vcr import VCR
 
 from . import _fixtures
 from ._canonical import BodyRules, Canonicalizer
 from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning
 from ._normalize import Normalizer
 from ._redact import Redactor
-from ._vcrpy import configure_vcr
-from ._vcrpy.persister import RecordingPersister
-from .format.codec import RecordingCodec
+from ._vcrpy import Recordings
 
-CODEC_KEY = pytest.StashKey[RecordingCodec]()
+if TYPE_CHECKING:  # vcrpy (~80 ms) is imported at the first vcr test, not when pytest starts
+    from vcr import VCR
+
+    from .format.codec import RecordingCodec
+
+CANONICALIZER_KEY = pytest.StashKey["tuple[Canonicalizer, Normalizer]"]()
+CODEC_KEY = pytest.StashKey["RecordingCodec"]()
 ITEM_KEY = pytest.StashKey[pytest.Item]()
-PERSISTER_KEY = pytest.StashKey[RecordingPersister]()
+RECORDINGS_KEY = pytest.StashKey[Recordings]()
 FAILED_KEY = pytest.StashKey[bool]()
 MAX_AGE_KEY = pytest.StashKey["float | None"]()
 
@@ -72,6 +74,11 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
     "llama_vcr_max_age": ("Recordings older than this many days are expired in replay mode.", "string", ""),
     "llama_vcr_expired": ("What an expired recording does in replay mode: warn or fail.", "string", "warn"),
     "llama_vcr_save_on_failure": ("Save recordings of a test that fails while recording.", "bool", False),
+    "llama_vcr_type_packages": (
+        "Extra packages whose classes a recording's __type__ may name (besides the SDKs llama-vcr knows).",
+        "linelist",
+        [],
+    ),
 }
 
 
@@ -86,6 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[MAX_AGE_KEY] = float(max_age) if max_age else None
     except ValueError:
         raise pytest.UsageError(f"llama_vcr_max_age must be a number of days, not {max_age!r}") from None
+    from .format.envelopes import allow_type_packages
+
+    try:
+        allow_type_packages(*config.getini("llama_vcr_type_packages"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"llama_vcr_type_packages: {exc}") from None
     redactor = Redactor.from_names(
         config.getini("llama_vcr_redact"),
         config.getini("llama_vcr_keep_headers"),
@@ -94,10 +107,50 @@ def pytest_configure(config: pytest.Config) -> None:
     normalizer = Normalizer.configured(
         config.getini("llama_vcr_volatile_fields"), config.getini("llama_vcr_stable_fields")
     )
-    config.stash[CODEC_KEY] = RecordingCodec(Canonicalizer(redactor), normalizer=normalizer)
+    config.stash[CANONICALIZER_KEY] = (Canonicalizer(redactor), normalizer)
     # Registered now, after pytest-recording, so that these fixtures override its defaults.
     if not config.pluginmanager.has_plugin("llama_vcr.fixtures"):
         config.pluginmanager.register(_fixtures, "llama_vcr.fixtures")
+    if not config.pluginmanager.has_plugin("llama_vcr.summary"):
+        config.pluginmanager.register(SessionSummary(), "llama_vcr.summary")
+
+
+#: Attribute of a teardown report carrying its test's counts (survives pytest-xdist's transport).
+COUNTS_ATTR = "llama_vcr_counts"
+
+
+class SessionSummary:
+    """Adds up each test's recording counts and prints one line at the end of the session:
+    ``llama-vcr: 12 replayed, 3 written, 1 removed, 2 unused, 0 expired``; nothing if no test
+    touched recordings. Counts arrive on teardown reports, so pytest-xdist workers' are included."""
+
+    KEYS = ("replayed", "written", "removed", "unused", "expired")
+
+    def __init__(self) -> None:
+        self.totals = dict.fromkeys(self.KEYS, 0)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        counts = getattr(report, COUNTS_ATTR, None)
+        if isinstance(counts, dict):
+            for key in self.KEYS:
+                self.totals[key] += int(counts.get(key, 0))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if any(self.totals.values()):
+            parts = ", ".join(f"{self.totals[key]} {key}" for key in self.KEYS)
+            terminalreporter.write_line(f"llama-vcr: {parts}")
+
+
+def _counts(item: pytest.Item, recordings: Recordings) -> dict[str, int]:
+    max_age = item.config.stash.get(MAX_AGE_KEY, None)
+    replaying = recordings.replaying
+    return {
+        "replayed": recordings.replayed(),
+        "written": recordings.written,
+        "removed": recordings.removed,
+        "unused": len(recordings.unused()) if replaying else 0,
+        "expired": len(recordings.expired(max_age)) if replaying and max_age is not None else 0,
+    }
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -117,7 +170,12 @@ def _merged_config(item: pytest.Item) -> dict[str, Any]:
 
 def _test_codec(config: pytest.Config, merged: dict[str, Any]) -> RecordingCodec:
     """The session's codec, with this test's ``ignore_body_paths`` / ``replace_body_paths``."""
-    codec = config.stash[CODEC_KEY]
+    codec = config.stash.get(CODEC_KEY, None)
+    if codec is None:  # built at the first vcr test: the codec imports vcrpy
+        from .format.codec import RecordingCodec
+
+        canonicalizer, normalizer = config.stash[CANONICALIZER_KEY]
+        codec = config.stash[CODEC_KEY] = RecordingCodec(canonicalizer, normalizer=normalizer)
     ignore = [*config.getini("llama_vcr_ignore_body_paths"), *merged.get("ignore_body_paths", ())]
     rules = BodyRules.from_config(ignore, merged.get("replace_body_paths"))
     if not rules:
@@ -126,24 +184,26 @@ def _test_codec(config: pytest.Config, merged: dict[str, Any]) -> RecordingCodec
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
+    from ._vcrpy import configure_vcr
+
     item = config.stash.get(ITEM_KEY, None)
     merged = _merged_config(item) if item is not None else {}
     mode = str(merged.get("record_mode") or config.getoption("--record-mode") or "none")
     test_id = item.nodeid if item is not None else None
-    persister = configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
+    recordings = configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
     if item is not None:
-        item.stash[PERSISTER_KEY] = persister
+        item.stash[RECORDINGS_KEY] = cast(Recordings, recordings)
         if not config.getini("llama_vcr_save_on_failure"):
-            persister.save_allowed = lambda: not item.stash.get(FAILED_KEY, False)
+            recordings.save_allowed = lambda: not item.stash.get(FAILED_KEY, False)
 
 
 def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
     """Unused and expired recordings of a test that passed in replay mode: warn or fail."""
-    persister = item.stash.get(PERSISTER_KEY, None)
-    if persister is None or not persister.replaying:
+    recordings = item.stash.get(RECORDINGS_KEY, None)
+    if recordings is None or not recordings.replaying:
         return
     problems: list[tuple[str, str, type[Warning]]] = []
-    unused = persister.unused()
+    unused = recordings.unused()
     if unused:
         names = ", ".join(path.name for path in unused)
         problems.append(
@@ -155,7 +215,7 @@ def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
             )
         )
     max_age = item.config.stash.get(MAX_AGE_KEY, None)
-    expired = persister.expired(max_age) if max_age is not None else []
+    expired = recordings.expired(max_age) if max_age is not None else []
     if expired:
         oldest = max(age for _, age in expired)
         problems.append(
@@ -181,8 +241,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[FAILED_KEY] = report.failed
         if report.passed:
             _after_replay(item, report)
-    persister = item.stash.get(PERSISTER_KEY, None)
-    if persister is not None and persister.misses and report.failed:
-        report.sections.append(("llama-vcr replay misses", "\n\n".join(persister.misses)))
-        persister.misses.clear()
+    recordings = item.stash.get(RECORDINGS_KEY, None)
+    if recordings is not None and call.when == "teardown":  # the cassette has saved by now
+        counts = _counts(item, recordings)
+        if any(counts.values()):
+            setattr(report, COUNTS_ATTR, counts)
+    if recordings is not None and recordings.misses and report.failed:
+        raised = _raised_misses(call.excinfo)
+        if raised:  # pytest's one-line summary: the miss's first line, not the exception's module path
+            _summarise(report, raised[0])
+        swallowed = [message for message in recordings.misses if message not in raised]
+        if swallowed:  # a miss the test caught (or an SDK wrapped) still shows, once
+            report.sections.append(("llama-vcr replay misses", "\n\n".join(swallowed)))
+        recordings.misses.clear()
     return report
+
+
+def _raised_misses(excinfo: pytest.ExceptionInfo[BaseException] | None) -> list[str]:
+    """Messages of the replay misses in the failure's exception chain."""
+    from ._vcrpy.miss import RecordingNotFound
+
+    seen: list[str] = []
+    error: BaseException | None = excinfo.value if excinfo is not None else None
+    while error is not None and len(seen) < 20:
+        if isinstance(error, RecordingNotFound):
+            seen.append(error.message)
+        error = error.__cause__ or error.__context__
+    return seen
+
+
+def _summarise(report: pytest.TestReport, message: str) -> None:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and hasattr(crash, "message"):
+        crash.message = message.splitlines()[0]

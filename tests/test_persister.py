@@ -128,7 +128,7 @@ def test_an_envelope_of_an_sdk_that_is_not_installed_still_replays(tmp_path: Pat
         },
         "response": {
             "is_streaming": False,
-            "body": {"__type__": "not_installed_sdk.Tags", "__data__": {"a": 1}},
+            "body": {"__type__": "llama_stack_client.types.Tags", "__data__": {"a": 1}},
         },
     }
     (tmp_path / "t").mkdir()

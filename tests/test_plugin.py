@@ -143,6 +143,8 @@ def test_record_once_then_replay_offline_gives_equal_objects(
         )
     }
     assert len(files) == len(openai_server.hits) == 11
+    # the end-of-session line counts what was touched
+    assert "llama-vcr: 0 replayed, 11 written, 0 removed, 0 unused, 0 expired" in result.stdout.lines
     for path in files:
         text = path.read_text()
         assert SECRET not in text and "authorization" not in text.lower()
@@ -157,6 +159,7 @@ def test_record_once_then_replay_offline_gives_equal_objects(
     (project.path / "out").rename(project.path / "live-out")
     result = replay(project)
     result.assert_outcomes(passed=5)
+    assert "llama-vcr: 11 replayed, 0 written, 0 removed, 0 unused, 0 expired" in result.stdout.lines
     replayed = outputs(project)
     assert replayed.keys() == live.keys()
     assert masked(replayed) == masked(live)
@@ -222,6 +225,13 @@ def test_swallowed():
     assert "pytest test_miss.py::test_other_prompt --record-mode=once" in out
     # a swallowed miss still shows up in the failing test's report
     assert "llama-vcr replay misses" in out and "GET /v1/models" in out
+    # a raised miss is reported once (its traceback, no extra section), and the one-line summary
+    # gives the miss's first line instead of the exception's module path
+    assert out.count("test:     test_miss.py::test_other_prompt") == 1
+    summary = [line for line in out.splitlines() if line.startswith("FAILED test_miss.py::test_other_prompt")]
+    assert summary and summary[0].startswith(
+        "FAILED test_miss.py::test_other_prompt - llama-vcr: no recording matches"
+    ), summary
     assert not (project.path / "cassettes" / "test_miss").exists()
 
 

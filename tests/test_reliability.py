@@ -157,6 +157,8 @@ def test_parallel_workers_lose_nothing_and_leave_no_partial_files(
             "-p", "no:cacheprovider", "-n", "4", "--record-mode=new_episodes"
         )
         result.assert_outcomes(passed=12)
+    # the workers' counts reach the controller's end-of-session line
+    assert "llama-vcr: 0 replayed, 44 written, 0 removed, 0 unused, 0 expired" in result.stdout.lines
     everything = list((pytester.path / "cassettes").rglob("*"))
     files = [p for p in everything if p.is_file()]
     assert len(files) == 8 * 5 + 4 == len(openai_server.hits)

@@ -1,17 +1,86 @@
-"""Cassette wiring: how llama-vcr plugs its codec, persister and matchers into a vcrpy ``VCR``."""
+"""The one seam into vcrpy and pytest-recording: every use of their internals lives in this package.
+
+The rest of llama-vcr depends only on :func:`configure_vcr` and the :class:`Recordings`
+protocol it returns. What this package relies on beyond vcrpy's public API is listed in
+:data:`PRIVATE_ATTRIBUTES` (checked by ``tests/test_vcrpy_seam.py`` against the installed vcrpy):
+
+- ``Cassette._persister``, ``_serializer``, ``_match_on``, ``_before_record_request``,
+  ``_before_save_interaction``, ``_loaded_count``, ``_save``, ``_responses``: the cassette
+  subclass (:mod:`.cassette`) encodes interactions as they are recorded, looks recordings up by
+  key, and finds the ones a test never replayed;
+- ``Request.__class__`` swapped for a cheap-to-copy subclass (``format.codec.StoredRequest``);
+- ``VCR.use_cassette`` replaced on the test's own ``VCR`` object, so that pytest-recording creates
+  :class:`~.cassette.RecordingCassette`;
+- ``pytest_recording._vcr.CombinedPersister`` for extra cassettes named in ``@pytest.mark.vcr(...)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from vcr import VCR
+if TYPE_CHECKING:  # importing vcrpy costs ~80 ms: this module is imported by the plugin at start
+    from vcr import VCR
 
-from ..format.codec import RecordingCodec
-from .cassette import use_recording_cassettes
-from .matchers import DEFAULT_MATCH_ON, make_matchers
-from .persister import RecordingPersister
+    from ..format.codec import RecordingCodec
+    from .persister import RecordingPersister
 
+#: The name llama-vcr's serializer is registered under (``vcr_config["serializer"]``).
 SERIALIZER_NAME = "llama_vcr"
+#: The ``match_on`` llama-vcr configures by default (matchers built by ``matchers.make_matchers``).
+DEFAULT_MATCH_ON = ("method", "endpoint", "canonical_body")
+
+#: ``"module:Class" -> attributes`` this package uses that are not vcrpy's public API.
+PRIVATE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "vcr.cassette:Cassette": (
+        "_persister",
+        "_serializer",
+        "_match_on",
+        "_before_record_request",
+        "_before_save_interaction",
+        "_loaded_count",
+        "_save",
+        "_responses",
+        "can_play_response_for",
+        "filter_request",
+        "write_protected",
+        "play_counts",
+        "data",
+        "use_arg_getter",
+    ),
+    "vcr.config:VCR": ("get_merged_config", "use_cassette", "persister"),
+    "pytest_recording._vcr:CombinedPersister": ("load_cassette", "save_cassette"),
+}
+
+
+class Recordings(Protocol):
+    """One test's recordings, as the pytest plugin sees them (made by :func:`configure_vcr`)."""
+
+    #: Messages of replay misses raised in the test, even those the test swallowed.
+    misses: list[str]
+    #: Asked before saving: False keeps the previous recordings (a test that failed).
+    save_allowed: Callable[[], bool]
+    #: Files the cassette's save wrote (new or changed) and removed (stale after a re-record).
+    written: int
+    removed: int
+
+    def replayed(self) -> int:
+        """How many loaded recordings the test replayed."""
+        ...
+
+    @property
+    def replaying(self) -> bool:
+        """True when the test's cassette only replays (``none``, or ``once`` with recordings)."""
+        ...
+
+    def unused(self) -> list[Path]:
+        """Files of the test's own directory that were loaded but never replayed."""
+        ...
+
+    def expired(self, max_age_days: float) -> list[tuple[Path, int]]:
+        """``(file, age in days)`` of loaded recordings older than ``max_age_days``."""
+        ...
 
 
 def configure_vcr(
@@ -21,7 +90,12 @@ def configure_vcr(
 
     pytest-recording registers its own ``CombinedPersister`` for extra cassettes named in
     ``@pytest.mark.vcr("a", "b")``; its ``extra_paths`` are carried over so they keep working.
+    The returned persister is the test's :class:`Recordings`.
     """
+    from .cassette import use_recording_cassettes
+    from .matchers import make_matchers
+    from .persister import RecordingPersister
+
     extra_paths: Sequence[str] = getattr(vcr.persister, "extra_paths", ())
     persister = RecordingPersister(codec, test_id=test_id, extra_paths=list(extra_paths), rewrite=rewrite)
     vcr.register_serializer(SERIALIZER_NAME, codec)

@@ -17,8 +17,8 @@ from typing import Any
 from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 
-from .._errors import RecordingNotFound
-from .matchers import MATCHER_TAG
+from .matchers import MATCHER_TAG, RequestKey, request_key
+from .miss import RecordingNotFound
 from .persister import DOCUMENT_KEY, RecordingPersister
 
 _KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
@@ -27,7 +27,7 @@ _KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
 class RecordingCassette(Cassette):
     """A cassette whose persister may implement ``recorded(...)`` and ``canonical(request)``."""
 
-    _index: dict[tuple[Any, ...], list[int]] | None = None
+    _index: dict[RequestKey, list[int]] | None = None
     _index_stamp: tuple[int, int] = (-1, -1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -79,14 +79,13 @@ class RecordingCassette(Cassette):
         )
         return ours and names == _KEYED_MATCHERS and hasattr(self._persister, "canonical")
 
-    def _key(self, request: Any) -> tuple[Any, ...]:
-        canonical = self._persister.canonical(request)
-        return canonical.method, canonical.endpoint, canonical.query, canonical.body_key
+    def _key(self, request: Any) -> RequestKey:
+        return request_key(self._persister.canonical(request))
 
-    def _lookup(self, key: tuple[Any, ...]) -> list[int]:
+    def _lookup(self, key: RequestKey) -> list[int]:
         stamp = (len(self.data), len(getattr(self._persister, "ids", ())))
         if self._index is None or self._index_stamp != stamp:
-            index: dict[tuple[Any, ...], list[int]] = {}
+            index: dict[RequestKey, list[int]] = {}
             for position, (stored, _) in enumerate(self.data):
                 index.setdefault(self._key(stored), []).append(position)
             self._index, self._index_stamp = index, stamp
@@ -113,4 +112,4 @@ def use_recording_cassettes(vcr: VCR) -> None:
         args_getter = functools.partial(vcr.get_merged_config, path=path, **kwargs)
         return RecordingCassette.use_arg_getter(args_getter)
 
-    vcr.use_cassette = use_cassette  # type: ignore[method-assign]
+    vcr.use_cassette = use_cassette

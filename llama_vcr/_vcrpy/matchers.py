@@ -17,22 +17,32 @@ MATCHER_TAG = "_llama_vcr_matcher"
 
 Matcher = Callable[[Any, Any], None]
 
-#: The ``match_on`` llama-vcr configures by default.
-DEFAULT_MATCH_ON = ("method", "endpoint", "canonical_body")
+
+#: ``(method, endpoint, query, canonical body)``: what the default matchers compare, all at once.
+RequestKey = tuple[str, str, tuple[tuple[str, str], ...], str]
+
+
+def request_key(canonical: CanonicalRequest) -> RequestKey:
+    """The lookup key of a canonical request: two requests match by default iff their keys are equal.
+
+    The matchers below compare slices of it, and the cassette indexes recordings by it, so the two
+    can never disagree.
+    """
+    return canonical.method, canonical.endpoint, canonical.query, canonical.body_key
 
 
 def make_matchers(canonical: Callable[[Any], CanonicalRequest] = canonical_request) -> dict[str, Matcher]:
     """The matchers to register with vcrpy, by name, over a canonical-form function."""
 
     def endpoint(r1: Any, r2: Any) -> None:
-        c1, c2 = canonical(r1), canonical(r2)
-        if c1.endpoint != c2.endpoint or c1.query != c2.query:
-            raise AssertionError(f"{c1.endpoint}{list(c1.query)} != {c2.endpoint}{list(c2.query)}")
+        k1, k2 = request_key(canonical(r1)), request_key(canonical(r2))
+        if k1[1:3] != k2[1:3]:
+            raise AssertionError(f"{k1[1]}{list(k1[2])} != {k2[1]}{list(k2[2])}")
 
     def canonical_body(r1: Any, r2: Any) -> None:
-        c1, c2 = canonical(r1), canonical(r2)
-        if c1.body_key != c2.body_key:
-            raise AssertionError(f"canonical bodies differ: {c1.body_key[:200]} != {c2.body_key[:200]}")
+        k1, k2 = request_key(canonical(r1)), request_key(canonical(r2))
+        if k1[3] != k2[3]:
+            raise AssertionError(f"canonical bodies differ: {k1[3][:200]} != {k2[3][:200]}")
 
     for matcher in (endpoint, canonical_body):
         setattr(matcher, MATCHER_TAG, True)  # lets RecordingCassette look requests up by key

@@ -64,6 +64,9 @@ class RecordingPersister:
     recorded_dates: dict[Path, str | None] = field(default_factory=dict, init=False)
     #: Messages of the replay misses raised in this test (shown in its report even if swallowed).
     misses: list[str] = field(default_factory=list, init=False)
+    #: Files written (new or changed) and removed (stale after a re-record) by the last save.
+    written: int = field(default=0, init=False)
+    removed: int = field(default=0, init=False)
     _cassette: Any = field(default=None, init=False, repr=False)
 
     def attach(self, cassette: Any) -> None:
@@ -168,12 +171,21 @@ class RecordingPersister:
             name, text, leaked = place(document, serializer, taken)
             if leaked:
                 warnings.warn(SecretRedactedWarning(directory / name, leaked), stacklevel=2)
-            write_atomically(directory / name, text)
+            if write_atomically(directory / name, text):
+                self.written += 1
         for stale in self._previous - kept:
-            if stale.name not in taken:
+            if stale.name not in taken and stale.exists():
                 stale.unlink(missing_ok=True)
+                self.removed += 1
 
     # -- diagnostics -----------------------------------------------------------------------------
+
+    def replayed(self) -> int:
+        """How many loaded recordings the test replayed (each counted once)."""
+        cassette = self._cassette
+        if cassette is None:
+            return 0
+        return sum(1 for index in range(cassette._loaded_count) if cassette.play_counts[index])
 
     def unused(self) -> list[Path]:
         """Files of the test's own directory that were loaded but never replayed."""

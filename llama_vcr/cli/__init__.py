@@ -2,117 +2,194 @@
 
 Exit status: 0 all well, 1 problems found (reported on stdout), 2 usage error or unreadable input
 (reported on stderr as ``llama-vcr: ...``). See ``docs/cli.md``.
+
+Each command lives in its own module (``ls``, ``show``, ``verify``, ``prune``, ``convert``),
+imported only when that command runs: ``llama-vcr --help`` imports no SDK, vcrpy, pytest,
+pydantic or rich.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-from ._common import EXIT_PROBLEMS, EXIT_USAGE, Console, UsageError
+from ._console import COLOR_MODES, EXIT_PROBLEMS, EXIT_USAGE, Console, UsageError
 
-Command = Callable[[argparse.Namespace, Console], int]
+DOCS_URL = "https://github.com/llama-vcr/llama-vcr/blob/main/docs/cli.md"
 
 _DESCRIPTION = "Inspect, verify, prune and convert llama-vcr recordings (one JSON file per request)."
 _SECRET_ENV_HELP = (
     "another environment variable whose value must never appear in a recording (repeatable; "
-    "OPENAI_API_KEY, ANTHROPIC_API_KEY and other provider keys always count)"
+    "OPENAI_API_KEY, ANTHROPIC_API_KEY and other provider keys always count, and so do the "
+    "llama_vcr_secret_env of the pytest configuration)"
 )
-_EPILOG = "exit status: 0 ok, 1 problems found, 2 usage error or unreadable input. Docs: docs/cli.md"
+_DIR_HELP = "default: llama_vcr_cassette_dir from the project's pytest configuration, else ./cassettes"
+_COLOR_HELP = "colour: auto (on a terminal, honouring NO_COLOR and FORCE_COLOR), always, never"
+_STATUS = "exit status: 0 ok, 1 problems found, 2 usage error or unreadable input."
 
 
-def _ls(args: argparse.Namespace, console: Console) -> int:
-    from .show import cmd_ls
-
-    return cmd_ls(args, console)
+Arguments = Callable[[argparse.ArgumentParser], None]
 
 
-def _show(args: argparse.Namespace, console: Console) -> int:
-    from .show import cmd_show
-
-    return cmd_show(args, console)
-
-
-def _verify(args: argparse.Namespace, console: Console) -> int:
-    from .verify import cmd_verify
-
-    return cmd_verify(args, console)
+def _ls_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("dir", nargs="?", metavar="DIR", help=_DIR_HELP)
+    sub.add_argument("--json", action="store_true", help="print a JSON list of objects")
 
 
-def _prune(args: argparse.Namespace, console: Console) -> int:
-    from .prune import cmd_prune
+def _show_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "target",
+        metavar="FILE|HASH|NODEID",
+        help="a recording file, a short hash as `ls` prints it (3e85d726f826, 3e85d726f826-2), "
+        "or a pytest node id (tests/test_x.py::test_name: all of that test's recordings)",
+    )
+    sub.add_argument("--dir", metavar="DIR", help=f"where to look up a hash or node id ({_DIR_HELP})")
+    sub.add_argument("--json", action="store_true", help="print the transcript as JSON")
 
-    return cmd_prune(args, console)
+
+def _verify_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("paths", nargs="*", metavar="DIR|FILE", help=_DIR_HELP)
+    output = sub.add_mutually_exclusive_group()
+    output.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text (default), json, or github (a GitHub Actions ::error/::warning line per finding)",
+    )
+    output.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
+    )
+    sub.add_argument("--secret-env", action="append", metavar="NAME", help=_SECRET_ENV_HELP)
 
 
-def _convert(args: argparse.Namespace, console: Console) -> int:
-    from .convert import cmd_convert
+def _prune_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("dir", nargs="?", metavar="DIR", help=_DIR_HELP)
+    sub.add_argument(
+        "--rootdir",
+        metavar="PATH",
+        help="where to run pytest (default: the directory of the pytest configuration, else here)",
+    )
+    sub.add_argument("--yes", action="store_true", help="delete the orphans (default: only list them)")
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    return cmd_convert(args, console)
+
+def _convert_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("src", metavar="SRC", help="a vcrpy cassette (.yaml/.json) or a directory")
+    sub.add_argument("dest", metavar="DEST", help="the cassette directory to write into")
+    sub.add_argument("--test-id", help="node id of the test a single cassette belongs to")
+    sub.add_argument("--dry-run", action="store_true", help="write nothing, list what would be written")
+    sub.add_argument("--secret-env", action="append", metavar="NAME", help=_SECRET_ENV_HELP)
+    sub.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+class _Command(NamedTuple):
+    """A command of the table: the module (in this package) and the function in it that run the
+    command, its help line, and its arguments (declared here, so ``--help`` imports no command)."""
+
+    module: str
+    function: str
+    help: str
+    arguments: Arguments
+
+
+#: The command table. A command's module is imported only when the command runs.
+COMMANDS: dict[str, _Command] = {
+    "ls": _Command(
+        "ls",
+        "cmd_ls",
+        "List recordings per test: endpoint, model, streaming, chunks, size, age.",
+        _ls_arguments,
+    ),
+    "show": _Command(
+        "show",
+        "cmd_show",
+        "Show recordings as transcripts (messages sent, reply, tool calls, usage): a file, "
+        "the short hash `ls` prints, or a test's node id.",
+        _show_arguments,
+    ),
+    "verify": _Command(
+        "verify",
+        "cmd_verify",
+        "Check recordings: JSON Schema, file name re-derivation, envelope revival, secrets.",
+        _verify_arguments,
+    ),
+    "prune": _Command(
+        "prune",
+        "cmd_prune",
+        "List (with --yes delete) recordings of tests pytest no longer collects.",
+        _prune_arguments,
+    ),
+    "convert": _Command(
+        "convert",
+        "cmd_convert",
+        "Convert vcrpy cassettes or a llama-stack recordings directory into the per-test layout.",
+        _convert_arguments,
+    ),
+}
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps the description as usual; keeps the epilog's lines (the docs link on a line of its own)."""
+
+    def add_text(self, text: str | None) -> None:
+        if text and "\n" in text:
+            for line in text.splitlines():
+                super().add_text(line)
+        else:
+            super().add_text(text)
+
+
+def _epilog(anchor: str = "") -> str:
+    return f"{_STATUS}\nDocs: {DOCS_URL}{anchor}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llama-vcr", description=_DESCRIPTION, epilog=_EPILOG)
-    from .. import __version__
+    from .._version import __version__
 
+    parser = argparse.ArgumentParser(
+        prog="llama-vcr", description=_DESCRIPTION, epilog=_epilog(), formatter_class=_Formatter
+    )
     parser.add_argument("--version", action="version", version=f"llama-vcr {__version__}")
+    parser.add_argument("--color", choices=COLOR_MODES, default="auto", help=_COLOR_HELP)
+    # --color is also accepted after the command (where it wins over one given before it)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--color", choices=COLOR_MODES, default=argparse.SUPPRESS, help=_COLOR_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=_EPILOG)
-        sub.set_defaults(handler=handler)
-        return sub
-
-    ls = add("ls", _ls, "List recordings per test: endpoint, model, streaming, chunks, size, age.")
-    ls.add_argument("dir", nargs="?", default="cassettes", metavar="DIR", help="default: cassettes")
-    ls.add_argument("--json", action="store_true", help="print a JSON list of objects")
-
-    show = add("show", _show, "Show one recording as a transcript: messages sent, reply, tool calls, usage.")
-    show.add_argument("file", metavar="FILE")
-    show.add_argument("--json", action="store_true", help="print the transcript as JSON")
-
-    verify = add(
-        "verify",
-        _verify,
-        "Check recordings: JSON Schema, file name re-derivation, envelope revival, secrets.",
-    )
-    verify.add_argument("paths", nargs="*", metavar="DIR|FILE", help="default: cassettes")
-    verify.add_argument("--json", action="store_true", help="print the findings as JSON")
-    verify.add_argument("--secret-env", action="append", metavar="NAME", help=_SECRET_ENV_HELP)
-
-    prune = add("prune", _prune, "List (with --yes delete) recordings of tests pytest no longer collects.")
-    prune.add_argument("dir", nargs="?", default="cassettes", metavar="DIR", help="default: cassettes")
-    prune.add_argument("--rootdir", metavar="PATH", help="where to run pytest (default: here)")
-    prune.add_argument("--yes", action="store_true", help="delete the orphans (default: only list them)")
-    prune.add_argument("--json", action="store_true", help="print the result as JSON")
-
-    convert = add(
-        "convert",
-        _convert,
-        "Convert vcrpy cassettes or a llama-stack recordings directory into the per-test layout.",
-    )
-    convert.add_argument("src", metavar="SRC", help="a vcrpy cassette (.yaml/.json) or a directory")
-    convert.add_argument("dest", metavar="DEST", help="the cassette directory to write into")
-    convert.add_argument("--test-id", help="node id of the test a single cassette belongs to")
-    convert.add_argument("--dry-run", action="store_true", help="write nothing, list what would be written")
-    convert.add_argument("--secret-env", action="append", metavar="NAME", help=_SECRET_ENV_HELP)
-    convert.add_argument("--json", action="store_true", help="print the result as JSON")
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(
+            name,
+            parents=[common],
+            help=command.help,
+            description=command.help,
+            epilog=_epilog(f"#{name}"),
+            formatter_class=_Formatter,
+        )
+        command.arguments(sub)
     return parser
+
+
+def run_command(args: argparse.Namespace, console: Console) -> int:
+    """Import the module of ``args.command`` (only now) and run it."""
+    command = COMMANDS[args.command]
+    module = importlib.import_module(f".{command.module}", __name__)
+    return int(getattr(module, command.function)(args, console))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
-    console = Console.for_terminal()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error argparse already reported
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    console = Console.for_terminal(args.color)
     try:
-        return int(args.handler(args, console))
+        return run_command(args, console)
     except UsageError as exc:
         console.error(str(exc))
         return EXIT_USAGE

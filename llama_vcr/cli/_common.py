@@ -1,79 +1,35 @@
-"""Shared pieces of the ``llama-vcr`` command line: output, tables, finding and describing recordings."""
+"""Shared pieces of the ``llama-vcr`` command line: finding and describing recordings.
+
+Output (colour, tables) is :mod:`llama_vcr.cli._console`; the project's pytest settings are
+:mod:`llama_vcr.cli._config`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import Any
 
 from .._canonical import endpoint_of
-
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
+from ._config import ProjectConfig, find_config
+from ._console import EXIT_OK as EXIT_OK
+from ._console import EXIT_PROBLEMS as EXIT_PROBLEMS
+from ._console import EXIT_USAGE as EXIT_USAGE
+from ._console import Console as Console
+from ._console import UsageError as UsageError
 
 #: Characters pytest-recording replaces with ``-`` in a cassette name (``get_default_cassette_name``).
 FORBIDDEN_IN_NAME = "<>?%*:|\"'/\\"
 #: Directory (under the destination) for recordings that name no test.
 SESSION_DIR = "_session"
 
-_STYLES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 _LONG_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-class UsageError(Exception):
-    """Bad arguments or unreadable input: reported as ``llama-vcr: <message>``, exit status 2."""
-
-
-@dataclass
-class Console:
-    """Where a command writes: ``out`` for results, ``err`` for ``llama-vcr: ...`` messages."""
-
-    out: TextIO
-    err: TextIO
-    color: bool = False
-
-    @classmethod
-    def for_terminal(cls) -> Console:
-        """The process's stdout/stderr; colour only on a TTY and only without ``NO_COLOR``."""
-        out = sys.stdout
-        color = bool(getattr(out, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
-        return cls(out, sys.stderr, color)
-
-    def print(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-
-    def error(self, message: str) -> None:
-        self.err.write(f"llama-vcr: {message}\n")
-
-    def style(self, text: str, *styles: str) -> str:
-        if not self.color or not styles or not text:
-            return text
-        codes = ";".join(_STYLES[name] for name in styles)
-        return f"\033[{codes}m{text}\033[0m"
-
-    def json(self, value: Any) -> None:
-        self.out.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
-    """Rows as aligned text lines (header first); columns in ``right`` are right-aligned."""
-    right = set(right)
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        pairs = enumerate(zip(row, widths, strict=True))
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in pairs]
-        return "  ".join(cells).rstrip()
-
-    return [line(header), *(line(row) for row in rows)]
 
 
 def human_size(size: int) -> str:
@@ -137,6 +93,23 @@ def iter_recordings(paths: Iterable[Path]) -> list[Path]:
         else:
             raise UsageError(f"no such file or directory: {path}")
     return found
+
+
+def cassette_dir(given: str | None, config: ProjectConfig | None = None) -> Path:
+    """``DIR`` as given, else the project's ``llama_vcr_cassette_dir``; it must be a directory.
+
+    Raises :class:`UsageError` (naming where a default came from) if it is not.
+    """
+    if given is not None:
+        path = Path(given)
+        if not path.is_dir():
+            raise UsageError(f"no such directory: {path}")
+        return path
+    config = config or find_config()
+    path = config.cassette_dir
+    if not path.is_dir():
+        raise UsageError(f"no such directory: {display(path)} ({config.describe_cassette_dir()})")
+    return path
 
 
 def is_vcrpy_cassette(path: Path) -> bool:

@@ -26,6 +26,7 @@ from ._common import (
     display,
     test_id_of,
 )
+from ._config import find_config
 
 
 @dataclass
@@ -151,7 +152,9 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
         except ValueError as exc:
             raise UsageError(f"--test-id: {exc}") from exc
     plan = _Plan()
-    codec = RecordingCodec(Canonicalizer(Redactor.from_names(secret_env=args.secret_env or ())))
+    config = find_config()
+    secret_env = [*config.secret_env, *(args.secret_env or ())]
+    codec = RecordingCodec(Canonicalizer(Redactor.from_names(config.redact, secret_env=secret_env)))
     for path in [src] if src.is_file() else _sources(src, dest):
         try:
             if _is_vcrpy(path):

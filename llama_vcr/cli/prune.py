@@ -18,12 +18,14 @@ from ._common import (
     EXIT_PROBLEMS,
     Console,
     UsageError,
+    cassette_dir,
     directory_for_test,
     display,
     is_vcrpy_cassette,
     iter_recordings,
     test_id_of,
 )
+from ._config import find_config
 
 _COLLECTED = re.compile(r"^(\d+)(/\d+)? tests? collected")
 _SKIPPED = re.compile(r"^SKIPPED \[\d+\] (.+?):\d+: ")
@@ -112,10 +114,10 @@ def _remove_empty_dirs(root: Path) -> list[Path]:
 
 
 def cmd_prune(args: argparse.Namespace, console: Console) -> int:
-    root = Path(args.dir)
-    if not root.is_dir():
-        raise UsageError(f"no such directory: {root}")
-    rootdir = Path(args.rootdir) if args.rootdir else None
+    config = find_config()
+    root = cassette_dir(args.dir, config)
+    # pytest runs where its configuration is, so that it collects the whole project
+    rootdir = Path(args.rootdir) if args.rootdir else (config.rootdir if config.file else None)
     if rootdir is not None and not rootdir.is_dir():
         raise UsageError(f"no such directory: {rootdir}")
     collection = collect_node_ids(rootdir)
@@ -161,9 +163,8 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
         for path, test_id in orphans:
             console.print(f"{verb} {display(path)}  ({test_id or 'no test_id'})")
         for path, problem in unreadable:
-            console.print(
-                f"{display(path)}: {console.style('not a readable recording, left alone: ' + problem, 'red')}"
-            )
+            message = "not a readable recording, left alone: " + problem
+            console.print(f"{display(path)}: ", console.style(message, "red"))
         for path in removed:
             console.print(f"removed empty directory {display(path)}")
         if protected:

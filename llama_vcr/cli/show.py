@@ -1,118 +1,45 @@
-"""``llama-vcr ls`` (recordings per test) and ``llama-vcr show`` (one recording as a transcript)."""
+"""``llama-vcr show``: recordings as transcripts, found by file, by short hash, or by test.
+
+``show`` takes a recording file; the short hash ``ls`` prints (``3e85d726f826``, ``3e85d726f826-2``;
+up to the full 64); or a pytest node id (``tests/test_x.py::test_name``: every recording of that
+test, parametrized variants and a class's methods included, one after another). Hashes and node
+ids are looked up in the cassette directory (``--dir``, else the project's pytest configuration).
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._errors import RecordingError
-from .._store import read_document
+from .._store import read_document, recording_files
 from ..format.codec import CODEC
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEMS,
     Console,
     UsageError,
-    age_of,
+    cassette_dir,
     chunk_count,
     describe_request,
+    directory_for_test,
     display,
-    human_age,
-    human_size,
-    is_vcrpy_cassette,
     iter_recordings,
-    recorded_time,
     request_body,
-    short_name,
     status_of,
-    table,
     test_id_of,
 )
 from .transcript import reply_of, request_messages
 
-# --- ls ----------------------------------------------------------------------------------------------
-
-
-def _entry(path: Path, document: Mapping[str, Any], root: Path) -> dict[str, Any]:
-    info = describe_request(document)
-    test_id = test_id_of(document)
-    if test_id is None:
-        parent = path.parent.relative_to(root) if path.parent.is_relative_to(root) else path.parent
-        test = f"{parent.as_posix()}/" if str(parent) != "." else f"{display(root)}/"
-    else:
-        test = test_id
-    stamp, source = recorded_time(document, path)
-    return {
-        "test": test,
-        "test_id": test_id,
-        "path": display(path),
-        "file": path.name,
-        "method": info.method,
-        "endpoint": info.endpoint,
-        "model": info.model,
-        "streaming": bool((document.get("response") or {}).get("is_streaming")),
-        "chunks": chunk_count(document),
-        "status": status_of(document),
-        "size": path.stat().st_size,
-        "recorded": stamp,
-        "recorded_from": source,
-        "age_seconds": round(age_of(stamp)),
-        "date_only": source == "recorded_at" and len(str(document.get("recorded_at"))) == 10,
-    }
-
-
-def cmd_ls(args: argparse.Namespace, console: Console) -> int:
-    root = Path(args.dir)
-    if not root.is_dir():
-        raise UsageError(f"no such directory: {root}")
-    entries: list[dict[str, Any]] = []
-    unreadable = 0
-    for path in iter_recordings([root]):
-        try:
-            document = read_document(path, CODEC)
-        except RecordingError as exc:
-            if not is_vcrpy_cassette(path):  # plain vcrpy cassettes are not listed
-                console.error(f"{display(path)}: cannot read: {exc.problem}")
-                unreadable += 1
-            continue
-        entries.append(_entry(path, document, root))
-    entries.sort(key=lambda entry: entry["test"])  # stable: replay order within a test
-    if args.json:
-        console.json(entries)
-        return EXIT_PROBLEMS if unreadable else EXIT_OK
-    if not entries:
-        console.print(f"no recordings under {display(root)}")
-        return EXIT_PROBLEMS if unreadable else EXIT_OK
-    header = ["TEST / FILE", "ENDPOINT", "MODEL", "STREAM", "CHUNKS", "SIZE", "AGE"]
-    rows = [
-        [
-            "  " + short_name(e["file"]),
-            f"{e['method']} {e['endpoint']}" if e["method"] else e["endpoint"],
-            e["model"] or "-",
-            "yes" if e["streaming"] else "no",
-            "-" if e["chunks"] is None else str(e["chunks"]),
-            human_size(e["size"]),
-            human_age(e["age_seconds"], days=e["date_only"]),
-        ]
-        for e in entries
-    ]
-    lines = table(header, rows, right=(4, 5, 6))
-    console.print(console.style(lines[0], "bold"))
-    previous = None
-    for entry, line in zip(entries, lines[1:], strict=True):
-        if entry["test"] != previous:
-            console.print(console.style(entry["test"], "cyan"))
-            previous = entry["test"]
-        console.print(line)
-    tests = len({e["test"] for e in entries})
-    total = human_size(sum(e["size"] for e in entries))
-    console.print(console.style(f"{len(entries)} recordings, {tests} tests, {total}", "dim"))
-    return EXIT_PROBLEMS if unreadable else EXIT_OK
-
-
-# --- show --------------------------------------------------------------------------------------------
+#: A short hash as ``ls`` prints it (``…`` optional), an occurrence (``-2``) or a llama-stack suffix.
+_SHORT_HASH = re.compile(
+    r"^(?P<models>models-)?(?P<hex>[0-9a-f]{12,64})…?(?P<suffix>-[0-9a-f]+)?(?:\.json)?$"
+)
+_RECORDING_NAME = re.compile(r"^(?P<models>models-)?(?P<hex>[0-9a-f]{12,64})(?P<suffix>-[0-9a-f]+)?\.json$")
 
 
 def transcript(path: Path, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,7 +72,8 @@ def transcript(path: Path, document: Mapping[str, Any]) -> dict[str, Any]:
 
 def _block(console: Console, label: str, text: str, style: str) -> None:
     lines = text.splitlines() or [""]
-    console.print(f"{console.style(label + ':', style)} {lines[0]}".rstrip())
+    first = f" {lines[0]}".rstrip()
+    console.print(console.style(label + ":", style), first)
     for line in lines[1:]:
         console.print(f"    {line}".rstrip())
 
@@ -184,27 +112,101 @@ def render_transcript(console: Console, data: Mapping[str, Any]) -> None:
     if reply["summary"]:
         _block(console, label, reply["summary"], "green")
     if reply["finish_reason"]:
-        console.print(f"{console.style('finish:', 'dim')} {reply['finish_reason']}")
+        console.print(console.style("finish:", "dim"), f" {reply['finish_reason']}")
     usage = data["usage"]
     if usage:
         parts = [f"{name} {usage[key]}" for key, name in _USAGE_NAMES if usage.get(key) is not None]
-        console.print(f"{console.style('usage:', 'dim')} {', '.join(parts)} tokens")
+        console.print(console.style("usage:", "dim"), f" {', '.join(parts)} tokens")
 
 
 _USAGE_NAMES = (("prompt_tokens", "prompt"), ("completion_tokens", "completion"), ("total_tokens", "total"))
 
 
-def cmd_show(args: argparse.Namespace, console: Console) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
+def _by_short_hash(query: re.Match[str], root: Path) -> Path:
+    """The one recording under ``root`` whose name the short hash names (else :class:`UsageError`)."""
+    found = []
+    for path in iter_recordings([root]):
+        name = _RECORDING_NAME.match(path.name)
+        if (
+            name is not None
+            and name["hex"].startswith(query["hex"])
+            and name["suffix"] == query["suffix"]
+            and (name["models"] or not query["models"])
+        ):
+            found.append(path)
+    if not found:
+        raise UsageError(f"no recording named {query.string} under {display(root)} (llama-vcr ls lists them)")
+    if len(found) > 1:
+        candidates = "".join(f"\n  {display(path)}" for path in found)
+        raise UsageError(f"{query.string} names {len(found)} recordings; show one of them:{candidates}")
+    return found[0]
+
+
+def _of_test(node_id: str, root: Path) -> list[Path]:
+    """Every recording of a test (or of a test's parameters, or of a class's methods), in replay
+    order: from the test's directory, else (moved or converted files) by their ``test_id``."""
     try:
-        document = read_document(path, CODEC)
-    except RecordingError as exc:
-        raise UsageError(f"cannot read {display(path)}: {exc.problem}") from exc
-    data = transcript(path, document)
-    if args.json:
-        console.json(data)
-    else:
+        directory = root / directory_for_test(node_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    variants = (directory.name + "[", directory.name + ".")
+    siblings = sorted(directory.parent.iterdir()) if directory.parent.is_dir() else []
+    directories = [path for path in siblings if path == directory or path.name.startswith(variants)]
+    found = [path for folder in directories if folder.is_dir() for path in recording_files(folder)]
+    if found:
+        return found
+    for path in iter_recordings([root]):
+        try:
+            test_id = test_id_of(read_document(path, CODEC))
+        except RecordingError:
+            continue
+        if test_id == node_id or (test_id or "").startswith((node_id + "[", node_id + "::")):
+            found.append(path)
+    if not found:
+        raise UsageError(f"no recordings of {node_id} under {display(root)}")
+    return found
+
+
+def find_recordings(target: str, directory: str | None) -> tuple[list[Path], bool]:
+    """The files ``show TARGET`` shows, and whether TARGET named a test (``--json`` prints a list)."""
+    path = Path(target)
+    if path.is_dir():
+        raise UsageError(
+            f"{target} is a directory, not a recording; to list its recordings: "
+            f"llama-vcr ls {shlex.quote(target)}"
+        )
+    if path.is_file():
+        return [path], False
+    if "::" in target:
+        return _of_test(target, cassette_dir(directory)), True
+    query = _SHORT_HASH.match(target.lower())
+    if query is not None:
+        return [_by_short_hash(query, cassette_dir(directory))], False
+    raise UsageError(f"no such file: {path}")
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    paths, of_test = find_recordings(args.target, args.dir)
+    shown: list[dict[str, Any]] = []
+    unreadable = 0
+    for index, path in enumerate(paths, 1):
+        try:
+            document = read_document(path, CODEC)
+        except RecordingError as exc:
+            if not of_test:
+                raise UsageError(f"cannot read {display(path)}: {exc.problem}") from exc
+            console.error(f"{display(path)}: cannot read: {exc.problem}")
+            unreadable += 1
+            continue
+        data = transcript(path, document)
+        shown.append(data)
+        if args.json:
+            continue
+        if len(paths) > 1:
+            if index > 1:
+                console.print()
+            console.print(console.style(f"── {index}/{len(paths)} ──", "dim"))
         render_transcript(console, data)
-    return EXIT_OK
+    if args.json:
+        console.json(shown if of_test else shown[0])
+    return EXIT_PROBLEMS if unreadable else EXIT_OK

@@ -42,8 +42,9 @@ def _part_text(part: Any) -> str:
         return part
     if not isinstance(part, dict):
         return _dumps(part)
-    if isinstance(part.get("text"), str):
-        return part["text"]
+    text = part.get("text")
+    if isinstance(text, str):
+        return text
     kind = part.get("type")
     if kind == "tool_result":
         return content_text(part.get("content"))
@@ -62,7 +63,8 @@ def content_text(content: Any) -> str:
 
 
 def _call(call: dict[str, Any]) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    inner = call.get("function")
+    function: dict[str, Any] = inner if isinstance(inner, dict) else call
     arguments = function.get("arguments", function.get("input"))
     return {
         "id": call.get("id") or call.get("call_id"),
@@ -247,7 +249,8 @@ def _value(data: Any, reply: _Reply, streaming: bool) -> None:
         if data["item"].get("type") == "function_call":
             reply.add_call(data["item"].get("id"), _call(data["item"]))
     elif kind in ("response.completed", "response.incomplete", "response.failed"):
-        inner = data.get("response") if isinstance(data.get("response"), dict) else {}
+        response = data.get("response")
+        inner: dict[str, Any] = response if isinstance(response, dict) else {}
         if not reply.text and not reply.calls:
             _blocks(inner.get("output") or [], reply)
         reply.add_usage(inner.get("usage"))

@@ -23,11 +23,21 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .._canonical import endpoint_of, request_hash
 from .._errors import RecordingError
-from .._redact import DEFAULT_REDACTOR, REDACTED, SECRET_HEADERS, SECRET_QUERY_NAMES, Redactor
+from .._redact import REDACTED, SECRET_HEADERS, SECRET_QUERY_NAMES, Redactor
 from .._store import read_document, recording_name
 from ..format.codec import CODEC
 from ..format.envelopes import DATA_KEY, TYPE_KEY, UnknownTypeError, check_type, import_type, revive
-from ._common import EXIT_OK, EXIT_PROBLEMS, Console, display, is_vcrpy_cassette, iter_recordings
+from ._common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Console,
+    cassette_dir,
+    display,
+    is_vcrpy_cassette,
+    iter_recordings,
+)
+from ._config import find_config
+from ._console import annotation
 
 _SECRET_PATTERNS = (
     ("an OpenAI/Anthropic-style API key", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}")),
@@ -144,6 +154,8 @@ def _envelopes(value: Any) -> Iterator[dict[str, Any]]:
 def check_revival(document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
     """Revive every envelope with ``strict=True``.
 
+    A ``__type__`` outside the allowed SDK packages (``envelopes.allowed_type_packages``), or naming
+    a private attribute, is a problem and is never imported (``revive`` refuses it before importing).
     A ``__type__`` that cannot be imported is a problem, unless its package is simply not installed
     here (an optional SDK: the persister loads it and it replays as plain data), which is a note.
     Data that does not validate as its type (revived via ``model_construct``, as llama-stack does)
@@ -187,7 +199,7 @@ def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redac
         request = document["request"]
         sent, received = request.get("headers"), document["response"].get("headers")
         for name in sent if isinstance(sent, dict) else {}:
-            if DEFAULT_REDACTOR.is_secret(str(name)):
+            if redactor.is_secret(str(name)):
                 yield f"secret: request header {name!r} is stored"
         for name in received if isinstance(received, dict) else {}:
             if str(name).lower() in SECRET_HEADERS:
@@ -198,7 +210,7 @@ def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redac
             if "@" in parts.netloc and not parts.netloc.startswith(f"{REDACTED}@"):
                 yield "secret: the URL carries user:password credentials"
             for name, value in parse_qsl(parts.query, keep_blank_values=True):
-                secret = DEFAULT_REDACTOR.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
+                secret = redactor.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
                 if secret and value and value != REDACTED:
                     yield f"secret: URL query parameter {name!r} is not redacted"
     seen: set[str] = set()
@@ -242,14 +254,30 @@ def verify_file(path: Path, redactor: Redactor) -> list[Finding]:
     return findings
 
 
+_SECRET_LINE = re.compile(r"^secret: line (\d+) ")
+
+
+def github_annotation(finding: Finding) -> str:
+    """``finding`` as a GitHub Actions annotation: ``::error`` for a problem, ``::warning`` for a note."""
+    line = _SECRET_LINE.match(finding.message)
+    return annotation(
+        "error" if finding.problem else "warning",
+        finding.message,
+        file=finding.path,
+        title=f"llama-vcr verify: {finding.kind}",
+        line=int(line.group(1)) if line else None,
+    )
+
+
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
-    paths = iter_recordings([Path(p) for p in args.paths or ["cassettes"]])
-    redactor = Redactor.from_names(secret_env=args.secret_env or ())
+    config = find_config()
+    paths = iter_recordings([Path(p) for p in args.paths] or [cassette_dir(None, config)])
+    redactor = Redactor.from_names(config.redact, secret_env=[*config.secret_env, *(args.secret_env or ())])
     findings = [finding for path in paths for finding in verify_file(path, redactor)]
     problems = [f for f in findings if f.problem]
     notes = [f for f in findings if not f.problem]
     counts = Counter(f.kind for f in findings)
-    if args.json:
+    if args.format == "json":
         console.json(
             {
                 "recordings": len(paths),
@@ -261,10 +289,12 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_PROBLEMS if problems else EXIT_OK
     for finding in findings:
-        if finding.problem:
-            console.print(f"{finding.path}: {console.style(finding.message, 'red')}")
+        if args.format == "github":
+            console.print(github_annotation(finding))
+        elif finding.problem:
+            console.print(f"{finding.path}: ", console.style(finding.message, "red"))
         else:
-            console.print(f"{finding.path}: {console.style('note: ' + finding.message, 'yellow')}")
+            console.print(f"{finding.path}: ", console.style("note: " + finding.message, "yellow"))
 
     def tally(items: list[Finding]) -> str:
         return ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(f.kind for f in items).items()))

@@ -14,10 +14,11 @@ import json
 import json.encoder
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from vcr.request import Request
 
+from .. import providers as _providers
 from .._canonical import DEFAULT_CANONICALIZER, Canonicalizer
 from .._normalize import NAMING_ENDPOINTS, REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
 from .._redact import SDK_ATTR, Redactor, sdk_of
@@ -41,9 +42,7 @@ from .wire import (
 )
 
 #: Response headers a recording keeps: the ones SDKs read (all else is dropped).
-KEPT_RESPONSE_HEADERS = frozenset(
-    {"content-type", "x-request-id", "request-id", "retry-after", "retry-after-ms", "x-should-retry"}
-)
+KEPT_RESPONSE_HEADERS = _providers.KEPT_RESPONSE_HEADERS
 
 
 def stable_base(digest: str, occurrence: int = 1) -> str:
@@ -98,7 +97,7 @@ class StoredRequest(Request):
     @classmethod
     def of(cls, request: Request) -> StoredRequest:
         request.__class__ = cls
-        return request  # type: ignore[return-value]
+        return cast(StoredRequest, request)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> StoredRequest:
         clone = copy.copy(self)
@@ -157,9 +156,8 @@ class RecordingCodec:
         headers = {
             name.lower(): _header_value(values) for name, values in response.get("headers", {}).items()
         }
-        body: bytes = response.get("body", {}).get("string", b"") or b""
-        if isinstance(body, str):
-            body = body.encode("utf-8")
+        raw: bytes | str = response.get("body", {}).get("string", b"") or b""
+        body = raw.encode("utf-8") if isinstance(raw, str) else raw
         encoding = headers.pop("content-encoding", None)
         if encoding:
             body = decode_content(body, encoding if isinstance(encoding, str) else ",".join(encoding))
@@ -248,7 +246,9 @@ class RecordingCodec:
         if resp["is_streaming"] and not isinstance(stored, list):
             raise RecordingFormatError("a streaming response's 'body' must be a list of chunks")
         content_type = str((headers.get("content-type") or [""])[0])
-        if resp.get("is_streaming") and ("ndjson" in content_type or (not content_type and "/api/" in url)):
+        if resp.get("is_streaming") and (
+            "ndjson" in content_type or (not content_type and _providers.NDJSON_PATHS.search(url))
+        ):
             body_of = functools.partial(ndjson_bytes, stored or [])
             headers.setdefault("content-type", ["application/x-ndjson"])
         elif resp.get("is_streaming"):

@@ -4,48 +4,127 @@ A recording stores every typed value as an envelope ``{"__type__": "<module>.<Qu
 "__data__": <the JSON that came over the wire>}``. :func:`envelope` makes one (only if the data
 validates as that class; otherwise the plain JSON is kept) and :func:`revive` turns one back
 into the SDK's own object.
+
+A recording is data, and may come from an untrusted pull request, so its ``__type__`` is never
+imported blindly: only names inside an allowlist of SDK packages (:data:`DEFAULT_TYPE_PACKAGES`,
+plus those given to :func:`allow_type_packages`, the ``llama_vcr_type_packages`` ini option or
+the ``LLAMA_VCR_TYPE_PACKAGES`` environment variable) are resolved, and that is decided from the
+name alone, before anything is imported. See ``docs/recording-format.md``.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
+import os
 import re
+import types
 import typing
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
+
+from ..providers._provider import TypeRule
 
 TYPE_KEY = "__type__"
 DATA_KEY = "__data__"
+
+
+#: The packages an envelope's ``__type__`` may name out of the box: the SDKs llama-vcr types.
+DEFAULT_TYPE_PACKAGES: tuple[str, ...] = (
+    "openai",
+    "anthropic",
+    "ollama",
+    "llama_stack",
+    "llama_stack_client",
+)
+#: Environment variable with more allowed packages (separated by commas or whitespace), read at
+#: every check: how ``llama-vcr verify`` (which reads no ini file) allows a project's own packages.
+TYPE_PACKAGES_ENV = "LLAMA_VCR_TYPE_PACKAGES"
+
+#: A plain dotted name: ASCII identifiers joined by dots (no spaces, no "..", no Unicode look-alikes).
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII)
+#: Where a refused ``__type__`` is, in the messages (the persister prefixes the file).
+_WHERE = "response.body.__type__"
+
+_registered: tuple[str, ...] = ()
 
 
 class UnknownTypeError(LookupError):
     """An envelope names a class that cannot be imported."""
 
 
-@dataclass(frozen=True)
-class TypeRule:
-    """Response types for requests whose method and URL path match ``path`` (a regex, searched).
+class DisallowedTypeError(UnknownTypeError):
+    """An envelope names something llama-vcr refuses to resolve: a name outside the allowed SDK
+    packages, a private or dunder attribute, or an object that is not a class of that package."""
 
-    ``body`` types a whole JSON response, ``chunk`` each streamed event, and ``items`` the elements
-    of a list page's ``data`` array (the page itself has no importable class).
+
+def _is_package_name(name: object) -> bool:
+    return (
+        isinstance(name, str)
+        and _DOTTED_NAME.fullmatch(name) is not None
+        and not any(part.startswith("__") for part in name.split("."))
+    )
+
+
+def allow_type_packages(*names: str) -> None:
+    """Let envelopes name classes of ``names`` too (top-level packages, or dotted subpackages such
+    as ``"mycompany.sdk"``), besides :data:`DEFAULT_TYPE_PACKAGES`. For the rest of the process.
+
+    Only allow packages you trust to import: reviving a ``__type__`` imports its module. Raises
+    :class:`ValueError` for a name that is not a plain dotted identifier.
     """
-
-    method: str
-    path: str
-    body: str | None = None
-    chunk: str | None = None
-    items: str | None = None
-
-    def matches(self, method: str, endpoint: str) -> bool:
-        return method == self.method and _compiled(self.path).search(endpoint) is not None
+    global _registered
+    for name in names:
+        if not _is_package_name(name):
+            raise ValueError(f"not a package name: {name!r}")
+    _registered = tuple(dict.fromkeys((*_registered, *names)))
 
 
-@cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def allowed_type_packages() -> tuple[str, ...]:
+    """The packages an envelope's ``__type__`` may name now (defaults, registered, environment)."""
+    from_env = re.split(r"[\s,]+", os.environ.get(TYPE_PACKAGES_ENV, ""))
+    extra = [name for name in from_env if _is_package_name(name)]
+    return tuple(dict.fromkeys((*DEFAULT_TYPE_PACKAGES, *_registered, *extra)))
+
+
+def _within(module: object, package: str) -> bool:
+    return isinstance(module, str) and (module == package or module.startswith(package + "."))
+
+
+def _short_repr(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def allowed_package_of(type_name: str) -> str:
+    """The allowed package ``type_name`` lies in; raises :class:`DisallowedTypeError` if none.
+
+    Decided from the string alone: nothing is imported or looked up (not even the top-level
+    package), so a recording cannot make llama-vcr import a module outside the allowlist.
+    """
+    if not isinstance(type_name, str) or "." not in type_name or _DOTTED_NAME.fullmatch(type_name) is None:
+        raise DisallowedTypeError(
+            f"{_WHERE} {_short_repr(type_name)} is not a dotted class name"
+            " (ASCII identifiers joined by dots, like 'openai.types.model.Model')"
+        )
+    allowed = allowed_type_packages()
+    module_part = type_name.rpartition(".")[0]
+    matches = [package for package in allowed if _within(module_part, package)]
+    if not matches:
+        raise DisallowedTypeError(
+            f"{_WHERE} {type_name!r} is not in an allowed SDK package ({', '.join(allowed)}); it was"
+            " not imported. If the package is your own, allow it with the llama_vcr_type_packages ini"
+            f" option (${TYPE_PACKAGES_ENV} for llama-vcr verify); otherwise the recording was tampered with"
+        )
+    dunder = next((part for part in type_name.split(".") if part.startswith("__")), None)
+    if dunder is not None:
+        raise DisallowedTypeError(
+            f"{_WHERE} {type_name!r} names the private or dunder attribute {dunder!r}; only public SDK"
+            " classes can be revived"
+        )
+    return max(matches, key=len)
 
 
 class TypeRegistry:
@@ -62,42 +141,89 @@ class TypeRegistry:
         return next((rule for rule in self._rules if rule.matches(method.upper(), endpoint)), None)
 
 
-@lru_cache(maxsize=256)
+def _union_args(target: Any) -> tuple[Any, ...] | None:
+    """The members of a (possibly ``Annotated``) ``Union``, or None if ``target`` is not one."""
+    while typing.get_origin(target) is typing.Annotated:
+        target = typing.get_args(target)[0]
+    if typing.get_origin(target) in (typing.Union, types.UnionType):
+        return typing.get_args(target)
+    return None
+
+
 def _import_object(type_name: str) -> Any:
-    """The object named ``<module>.<QualName>``: a class, or a discriminated union alias."""
+    """The object named ``<module>.<QualName>``: a class, or a discriminated union alias.
+
+    Raises :class:`DisallowedTypeError`, having imported nothing, if the name is not allowed.
+    """
+    return _import_allowed(type_name, allowed_package_of(type_name))
+
+
+@lru_cache(maxsize=256)
+def _import_allowed(type_name: str, package: str) -> Any:
+    """:func:`_import_object` once ``type_name`` is known to lie in the allowed ``package``."""
     module_name, _, qualname = type_name.rpartition(".")
-    while module_name:
+    while _within(module_name, package):  # never import a module outside the allowed package
         try:
             target: Any = importlib.import_module(module_name)
         except ImportError:
             module_name, _, head = module_name.rpartition(".")
             qualname = f"{head}.{qualname}"
             continue
-        try:
-            for attr in qualname.split("."):
+        except Exception as exc:  # an SDK module that fails to import: the type is unusable here
+            raise UnknownTypeError(f"cannot import SDK type {type_name!r} ({module_name}: {exc!r})") from exc
+        for attr in qualname.split("."):
+            if attr.startswith("_"):  # modules may be private (ollama._types), attributes may not
+                raise DisallowedTypeError(
+                    f"{_WHERE} {type_name!r} names the private attribute {attr!r} of {module_name};"
+                    " only public SDK classes can be revived"
+                )
+            try:
                 target = getattr(target, attr)
-        except AttributeError:
-            break
+            except AttributeError:
+                raise UnknownTypeError(f"cannot import SDK type {type_name!r}") from None
+        _check_sdk_object(type_name, target, package)
         return target
     raise UnknownTypeError(f"cannot import SDK type {type_name!r}")
 
 
+def _check_sdk_object(type_name: str, target: Any, package: str) -> None:
+    """Refuse anything but a class defined in ``package``, or a union alias of such classes."""
+    if isinstance(target, type):
+        if _within(target.__module__, package):
+            return
+        what = f"a class of {target.__module__}"
+    else:
+        members = _union_args(target)
+        if members is None:
+            raise UnknownTypeError(f"{type_name!r} is not a class")
+        foreign = [m for m in members if not (isinstance(m, type) and _within(m.__module__, package))]
+        if not foreign:
+            return
+        what = f"a union with the member {_short_repr(foreign[0])}"
+    raise DisallowedTypeError(f"{_WHERE} {type_name!r} is not a class of the SDK package {package} ({what})")
+
+
 def import_type(type_name: str) -> type:
-    """The class named ``<module>.<QualName>``; raises :class:`UnknownTypeError`."""
+    """The class named ``<module>.<QualName>``; raises :class:`UnknownTypeError`.
+
+    Only names inside the allowed SDK packages are imported (see :func:`allowed_package_of`); any
+    other name raises :class:`DisallowedTypeError` (an :class:`UnknownTypeError`) unimported.
+    """
     target = _import_object(type_name)
     if not isinstance(target, type):
         raise UnknownTypeError(f"{type_name!r} is not a class")
     return target
 
 
-@lru_cache(maxsize=64)
 def _union_members(type_name: str) -> dict[str, type]:
     """``{type literal: member class}`` of a union discriminated by its members' ``type`` field."""
-    target = _import_object(type_name)
-    while typing.get_origin(target) is typing.Annotated:
-        target = typing.get_args(target)[0]
+    return _members_of(type_name, allowed_package_of(type_name))
+
+
+@lru_cache(maxsize=64)
+def _members_of(type_name: str, package: str) -> dict[str, type]:
     members: dict[str, type] = {}
-    for member in typing.get_args(target):
+    for member in _union_args(_import_allowed(type_name, package)) or ():
         field = getattr(member, "model_fields", {}).get("type")
         for literal in typing.get_args(field.annotation) if field is not None else ():
             members.setdefault(literal, member)
@@ -109,39 +235,63 @@ def resolve(type_name: str, data: Any) -> type:
     target = _import_object(type_name)
     if isinstance(target, type):
         return target
-    member = _union_members(type_name).get(data.get("type") if isinstance(data, dict) else None)
+    kind = data.get("type") if isinstance(data, dict) else None
+    member = _union_members(type_name).get(kind) if isinstance(kind, str) else None
     if member is None:
-        raise UnknownTypeError(f"no member of {type_name!r} has type {data.get('type')!r}")
+        raise UnknownTypeError(f"no member of {type_name!r} has type {kind!r}")
     return member
 
 
-@lru_cache(maxsize=512)
 def check_type(type_name: str) -> str | None:
     """Why an envelope's ``__type__`` is wrong, or None if it is fine.
 
-    A type from a package that is not installed (an optional SDK) is fine: its data still replays.
+    A name outside the allowed SDK packages, not a plain dotted name, or naming a private or dunder
+    attribute is wrong, and is refused before anything is imported. A type from an allowed package
+    that is not installed (an optional SDK) is fine: its data still replays.
     """
-    if not isinstance(type_name, str) or "." not in type_name:
-        return f"__type__ {type_name!r} is not a dotted class name"
-    package = type_name.split(".", 1)[0]
-    if importlib.util.find_spec(package) is None:
+    try:
+        package = allowed_package_of(type_name)
+    except DisallowedTypeError as exc:
+        return str(exc)
+    return _check_allowed(type_name, package)
+
+
+@lru_cache(maxsize=512)
+def _check_allowed(type_name: str, package: str) -> str | None:
+    try:
+        installed = importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a dotted package whose parent is not installed
+        installed = False
+    if not installed:
         return None
     try:
-        import_type(type_name)
+        _import_allowed(type_name, package)
+    except DisallowedTypeError as exc:
+        return str(exc)
     except UnknownTypeError:
-        return f"unknown __type__ {type_name!r}: {package} is installed but has no such class"
+        top = package.split(".", 1)[0]
+        return f"unknown __type__ {type_name!r}: {top} is installed but has no such class"
     return None
 
 
 def envelope_types(body: Any) -> Iterator[str]:
-    """The ``__type__`` of every envelope in a stored response body (streams, pages, values)."""
+    """The ``__type__`` of every envelope in a stored response body (streams, pages, values).
+
+    A ``__type__`` that is not a string comes as its JSON text, which :func:`check_type` refuses.
+    """
     items = body if isinstance(body, list) else [body]
     for item in items:
         if isinstance(item, dict):
             if TYPE_KEY in item and item[TYPE_KEY] is not None:
-                yield item[TYPE_KEY]
+                yield _as_name(item[TYPE_KEY])
             elif isinstance(item.get("data"), list):
-                yield from (d[TYPE_KEY] for d in item["data"] if isinstance(d, dict) and d.get(TYPE_KEY))
+                for d in item["data"]:
+                    if isinstance(d, dict) and d.get(TYPE_KEY):
+                        yield _as_name(d[TYPE_KEY])
+
+
+def _as_name(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def type_name_of(cls: type) -> str:
@@ -196,7 +346,7 @@ def revive(value: Any, *, strict: bool = False) -> Any:
 
 
 def _default_registry() -> TypeRegistry:
-    from ..providers import RULES  # the provider modules import TypeRule from here
+    from ..providers import RULES
 
     return TypeRegistry(RULES)
 

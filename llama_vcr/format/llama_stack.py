@@ -58,6 +58,7 @@ def from_llama_stack(document: dict[str, Any]) -> dict[str, Any]:
     if (
         endpoint.endswith("/completions")
         and not endpoint.endswith("/chat/completions")
+        and isinstance(body, dict)
         and "messages" in body
     ):
         endpoint = endpoint[: -len("/completions")] + "/chat/completions"  # llama-stack's pre-#3013 files

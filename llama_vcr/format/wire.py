@@ -15,7 +15,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from .envelopes import DATA_KEY, TypeRule, envelope, is_envelope, unwrap
+from ..providers._provider import TypeRule
+from .envelopes import DATA_KEY, envelope, is_envelope, unwrap
 
 TEXT_KEY = "__text__"
 BYTES_KEY = "__bytes__"
@@ -147,18 +148,20 @@ def encode_json(value: Any, rule: TypeRule | None) -> Any:
 
 _WIRE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # The C encoder, built once (json.dumps builds a new one per call: half the cost of a small chunk).
+_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
 _C_ENCODER = (
-    json.encoder.c_make_encoder(
+    _MAKE_ENCODER(
         None, _WIRE_ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
     )
-    if json.encoder.c_make_encoder is not None
+    if _MAKE_ENCODER is not None
     else None
 )
 
 
 def dump_json(value: Any) -> bytes:
     if _C_ENCODER is not None and isinstance(value, (dict, list)):
-        return "".join(_C_ENCODER(value, 0)).encode("utf-8")
+        chunks: tuple[str, ...] = _C_ENCODER(value, 0)
+        return "".join(chunks).encode("utf-8")
     return _WIRE_ENCODER.encode(value).encode("utf-8")
 
 
@@ -166,7 +169,10 @@ def body_bytes(value: Any) -> bytes:
     """Wire bytes of a stored non-streaming body."""
     if isinstance(value, dict):
         if TEXT_KEY in value:
-            return value[TEXT_KEY].encode("utf-8")
+            text = value[TEXT_KEY]
+            if not isinstance(text, str):
+                raise RecordingFormatError(f"'{TEXT_KEY}' must be a string, not {type(text).__name__}")
+            return text.encode("utf-8")
         if BYTES_KEY in value:
             return base64.b64decode(value[BYTES_KEY])
         if is_envelope(value):

@@ -1,12 +1,73 @@
-"""Provider modules: which SDK class each endpoint's responses are.
+"""Provider modules: each ``providers/<name>.py`` describes one provider with a ``PROVIDER``.
 
-A provider is one module with a ``RULES`` tuple of :class:`~llama_vcr.TypeRule`; add it to
-``RULES`` below (earlier rules win). A rule only names classes by their dotted path, so an SDK
-that is not installed costs nothing: its responses are stored as plain JSON and still replay.
+Adding a provider is adding one module here with a :class:`~._provider.Provider`; this package
+finds it by itself. A rule only names SDK classes by their dotted path, so an SDK that is not
+installed costs nothing: its responses are stored as plain JSON and still replay.
+
+The module-level constants below are the union over all providers (plus HTTP's own headers),
+read by the redactor, the normaliser, the codec and the replay-miss error.
 """
 
 from __future__ import annotations
 
-from . import anthropic, ollama, openai
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
-RULES = (*anthropic.RULES, *ollama.RULES, *openai.RULES)
+from ._provider import Provider
+
+
+def _discover() -> tuple[Provider, ...]:
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            provider = getattr(importlib.import_module(f"{__name__}.{info.name}"), "PROVIDER", None)
+            if isinstance(provider, Provider):
+                found.append(provider)
+    return tuple(sorted(found, key=lambda p: (p.fallback, p.name)))
+
+
+#: Every provider, specific ones first and OpenAI-compatible fallbacks last.
+PROVIDERS: tuple[Provider, ...] = _discover()
+
+#: Type rules, in the order they are tried (the first match wins).
+RULES = tuple(rule for provider in PROVIDERS for rule in provider.rules)
+#: Volatile response fields and their value rules.
+VOLATILE_FIELDS: Mapping[str, Callable[[Any], Any]] = {
+    name: rule for provider in reversed(PROVIDERS) for name, rule in provider.volatile_fields.items()
+}
+STABLE_TYPES = frozenset().union(*(p.stable_types for p in PROVIDERS))
+#: Request headers stored by default: HTTP's content negotiation plus each provider's.
+KEPT_REQUEST_HEADERS = frozenset({"content-type", "accept"}).union(
+    *(p.kept_request_headers for p in PROVIDERS)
+)
+#: Response headers stored: the ones HTTP clients and the SDKs read.
+KEPT_RESPONSE_HEADERS = frozenset({"content-type", "retry-after"}).union(
+    *(p.kept_response_headers for p in PROVIDERS)
+)
+REQUEST_ID_HEADERS = tuple(dict.fromkeys(h for p in PROVIDERS for h in p.request_id_headers))
+#: Request headers never written: HTTP's credentials plus each provider's.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"}).union(
+    *(p.secret_headers for p in PROVIDERS)
+)
+SECRET_ENV = tuple(dict.fromkeys(name for p in PROVIDERS for name in p.secret_env))
+SDK_ERROR_BASES = tuple(p.sdk_error for p in PROVIDERS if p.sdk_error is not None)
+#: URL paths whose streams are NDJSON when a recording has no content type.
+NDJSON_PATHS = re.compile("|".join(p.ndjson_paths.pattern for p in PROVIDERS if p.ndjson_paths) or "(?!)")
+
+__all__ = [
+    "KEPT_REQUEST_HEADERS",
+    "KEPT_RESPONSE_HEADERS",
+    "NDJSON_PATHS",
+    "PROVIDERS",
+    "REQUEST_ID_HEADERS",
+    "RULES",
+    "SDK_ERROR_BASES",
+    "SECRET_ENV",
+    "SECRET_HEADERS",
+    "STABLE_TYPES",
+    "VOLATILE_FIELDS",
+    "Provider",
+]
