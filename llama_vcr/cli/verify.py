@@ -186,8 +186,8 @@ def check_revival(document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]
             how = "model_construct" if revived is not item[DATA_KEY] else "the plain data"
             message = f"data does not validate as {type_name!r} (revived via {how})"
             found["revive-fallback", message, False] += 1
-    for (kind, message, problem), count in found.items():
-        yield kind, message + (f" (x{count})" if count > 1 else ""), problem
+    for (kind, message, is_problem), count in found.items():
+        yield kind, message + (f" (x{count})" if count > 1 else ""), is_problem
 
 
 def _mask(secret: str) -> str:
