@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 ROOT = Path(__file__).parent
 #: Real llama-stack recordings, read in place (CI has ../shared/corpus; a fresh clone may not).
@@ -24,9 +24,9 @@ EXAMPLE_API_KEY = "sk-llama-vcr-example-0123456789abcdef"
 
 
 @pytest.fixture
-def openai_server() -> Iterator[FakeOpenAIServer]:
+def provider_server() -> Iterator[FakeProviderServer]:
     """A fresh local OpenAI-compatible server on 127.0.0.1 (fresh ids in every response)."""
-    with FakeOpenAIServer() as server:
+    with FakeProviderServer() as server:
         yield server
 
 
@@ -37,9 +37,9 @@ def openai_base_url(request: pytest.FixtureRequest, record_mode: str) -> Iterato
         yield OFFLINE_BASE_URL
         return
     try:
-        server = FakeOpenAIServer(port=EXAMPLES_PORT)
+        server = FakeProviderServer(port=EXAMPLES_PORT)
     except OSError:  # the port is taken: record anyway (only the stored URLs change)
-        server = FakeOpenAIServer()
+        server = FakeProviderServer()
     with server:
         yield server.base_url
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llama_vcr import CODEC
 from llama_vcr._vcrpy import configure_vcr
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 
 def run(recorder: vcr.VCR, path: str, base_url: str, n: int) -> tuple[float, int, int]:
@@ -50,7 +50,7 @@ def main() -> None:
         f"{'chunks':>7} {'record s':>9} {'replay s':>9} {'record peak':>12} {'replay peak':>12} "
         f"{'file':>9} {'replay B/chunk':>15}"
     )
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer() as server:
+    with tempfile.TemporaryDirectory() as tmp, FakeProviderServer() as server:
         for n in sizes:
             path = str(Path(tmp) / f"stream_{n}")
             recorder = vcr.VCR(record_mode="once")

@@ -1,4 +1,4 @@
-"""Route handlers of the local fake provider server (`tests.openai_server.FakeOpenAIServer`).
+"""Route handlers of the local fake provider server (`tests.fakes.server.FakeProviderServer`).
 
 One module per wire format: OpenAI (chat, completions, embeddings, models), the OpenAI Responses
 API, other OpenAI endpoints (moderations, images, audio, files), Anthropic Messages and the Ollama

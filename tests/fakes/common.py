@@ -90,7 +90,7 @@ def find_route(routes: Iterable[Route], request: Request) -> tuple[Handler, re.M
 
 
 class ProviderState:
-    """State and helpers the routes use; `FakeOpenAIServer` extends it.
+    """State and helpers the routes use; `FakeProviderServer` extends it.
 
     `vary_ids` makes ids, timestamps, durations and obfuscation fresh per response; `big_stream`
     makes every echo reply that many numbered words instead.

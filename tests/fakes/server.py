@@ -40,9 +40,9 @@ try:
 except ImportError:  # optional
     _brotli = None
 
-__all__ = ["BROTLI_AVAILABLE", "MODELS", "TOOL_ARGUMENTS", "FakeOpenAIServer", "Hit"]
+__all__ = ["BROTLI_AVAILABLE", "MODELS", "TOOL_ARGUMENTS", "FakeProviderServer", "Hit"]
 
-#: Whether `FakeOpenAIServer(brotli=True)` is possible (the `brotli` package is importable).
+#: Whether `FakeProviderServer(brotli=True)` is possible (the `brotli` package is importable).
 BROTLI_AVAILABLE = _brotli is not None
 _V1 = re.compile(r"(?:.*/v1)?(/.*)")
 _OPENAI_ROUTES = [*openai_routes.ROUTES, *responses_routes.ROUTES, *openai_misc_routes.ROUTES]
@@ -92,7 +92,7 @@ def _compress(encoding: str, data: bytes) -> bytes:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    owner: FakeOpenAIServer
+    owner: FakeProviderServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet when a client drops its connection; report anything else."""
@@ -198,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
 
-class FakeOpenAIServer(ProviderState):
+class FakeProviderServer(ProviderState):
     """Local OpenAI / Anthropic / Ollama server on 127.0.0.1 with deterministic replies; a context
     manager.
 
@@ -255,7 +255,7 @@ class FakeOpenAIServer(ProviderState):
         """How many TCP connections have been accepted (to check keep-alive reuse)."""
         return self._connections
 
-    def start(self) -> FakeOpenAIServer:
+    def start(self) -> FakeProviderServer:
         """Serve from a daemon thread."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
@@ -275,7 +275,7 @@ class FakeOpenAIServer(ProviderState):
                 sock.shutdown(socket.SHUT_RDWR)
         self._httpd.server_close()
 
-    def __enter__(self) -> FakeOpenAIServer:
+    def __enter__(self) -> FakeProviderServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

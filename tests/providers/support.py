@@ -1,4 +1,4 @@
-"""Helpers shared by the provider tests (tests/test_providers_*.py, tests/test_errors.py).
+"""Helpers shared by the provider tests (tests/providers/test_*.py).
 
 They drive vcrpy directly (no inner pytest run): record a scenario with the real SDK against the
 local fake server, then replay it with no server at all, and compare what the SDK returned.
@@ -18,7 +18,7 @@ from vcr.cassette import Cassette
 
 from llama_vcr import CODEC, recording_files, recording_name
 from llama_vcr._vcrpy import configure_vcr
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 TEST_ID = "tests/test_providers.py::t"
 #: A root URL nothing listens on: replay must never connect (matching ignores host and port).
@@ -114,7 +114,7 @@ def record_then_replay(
 ) -> Run:
     """Record ``scenario(root_url)`` against a fresh local server, then replay it offline with no
     miss and every recording played."""
-    with FakeOpenAIServer(**server) as live_server, cassette(directory, "once"):
+    with FakeProviderServer(**server) as live_server, cassette(directory, "once"):
         live = scenario(live_server.url)
     docs = documents(directory, schema)
     before = {p: p.read_bytes() for p in recording_files(directory)}
@@ -132,7 +132,7 @@ async def arecord_then_replay(
     **server: Any,
 ) -> Run:
     """:func:`record_then_replay` for an async scenario."""
-    with FakeOpenAIServer(**server) as live_server, cassette(directory, "once"):
+    with FakeProviderServer(**server) as live_server, cassette(directory, "once"):
         live = await scenario(live_server.url)
     docs = documents(directory, schema)
     with cassette(directory, "none") as cass:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llama_vcr import recording_files
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 APP = """
 import os
@@ -49,9 +49,9 @@ def files(project: pytest.Pytester) -> list[Path]:
 
 
 def test_a_miss_shows_the_closest_recording_and_a_diff(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    run(project, "once", base=openai_server.base_url, PROMPTS="hello,bye").assert_outcomes(passed=1)
+    run(project, "once", base=provider_server.base_url, PROMPTS="hello,bye").assert_outcomes(passed=1)
     result = run(project, "none", PROMPTS="hello,byebye")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
@@ -62,9 +62,9 @@ def test_a_miss_shows_the_closest_recording_and_a_diff(
 
 
 def test_unused_recordings_warn_by_default_and_can_fail(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    run(project, "once", base=openai_server.base_url, PROMPTS="a,b").assert_outcomes(passed=1)
+    run(project, "once", base=provider_server.base_url, PROMPTS="a,b").assert_outcomes(passed=1)
     result = run(project, "none", PROMPTS="a")
     result.assert_outcomes(passed=1, warnings=1)
     assert (
@@ -78,31 +78,33 @@ def test_unused_recordings_warn_by_default_and_can_fail(
 
 
 def test_rewrite_and_all_remove_recordings_not_requested_again(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
     for mode in ("rewrite", "all"):
-        run(project, "rewrite", base=openai_server.base_url, PROMPTS="a,b,c").assert_outcomes(passed=1)
+        run(project, "rewrite", base=provider_server.base_url, PROMPTS="a,b,c").assert_outcomes(passed=1)
         assert len(files(project)) == 3
-        run(project, mode, base=openai_server.base_url, PROMPTS="a").assert_outcomes(passed=1)
+        run(project, mode, base=provider_server.base_url, PROMPTS="a").assert_outcomes(passed=1)
         [only] = files(project)
         assert '"content": "a"' in only.read_text()
 
 
 def test_a_test_that_fails_while_recording_keeps_its_previous_recordings(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    run(project, "once", base=openai_server.base_url, FAIL="1").assert_outcomes(failed=1)
+    run(project, "once", base=provider_server.base_url, FAIL="1").assert_outcomes(failed=1)
     assert files(project) == []  # nothing half-recorded
-    run(project, "once", base=openai_server.base_url).assert_outcomes(passed=1)
+    run(project, "once", base=provider_server.base_url).assert_outcomes(passed=1)
     before = {p: p.read_bytes() for p in files(project)}
-    run(project, "rewrite", base=openai_server.base_url, PROMPTS="other", FAIL="1").assert_outcomes(failed=1)
+    run(project, "rewrite", base=provider_server.base_url, PROMPTS="other", FAIL="1").assert_outcomes(
+        failed=1
+    )
     assert {p: p.read_bytes() for p in files(project)} == before
     run(
         project,
         "rewrite",
         "-o",
         "llama_vcr_save_on_failure=true",
-        base=openai_server.base_url,
+        base=provider_server.base_url,
         PROMPTS="other",
         FAIL="1",
     ).assert_outcomes(failed=1)
@@ -110,9 +112,9 @@ def test_a_test_that_fails_while_recording_keeps_its_previous_recordings(
 
 
 def test_recordings_carry_their_date_and_sdk_and_expire(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    run(project, "once", base=openai_server.base_url).assert_outcomes(passed=1)
+    run(project, "once", base=provider_server.base_url).assert_outcomes(passed=1)
     [path] = files(project)
     document = json.loads(path.read_text())
     assert document["sdk"].startswith("OpenAI/Python ") and len(document["recorded_at"]) == 10

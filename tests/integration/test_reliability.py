@@ -16,7 +16,7 @@ from vcr.request import Request
 from llama_vcr import RecordingCodec, RecordingPersister, Redactor, recording_name
 from llama_vcr._canonical import Canonicalizer
 from llama_vcr._errors import SecretRedactedWarning
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 SECRET_ENV = "MY_SERVICE_TOKEN"
 secrets = st.text(
@@ -96,7 +96,9 @@ def test_secret_values_never_reach_disk(secret: str, where: set[str]) -> None:
             assert any(isinstance(w.message, SecretRedactedWarning) for w in caught)
 
 
-def test_replay_never_reaches_the_network(pytester: pytest.Pytester, openai_server: FakeOpenAIServer) -> None:
+def test_replay_never_reaches_the_network(
+    pytester: pytest.Pytester, provider_server: FakeProviderServer
+) -> None:
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(
         test_net=f'''
@@ -105,13 +107,13 @@ from llama_vcr import RecordingNotFound
 
 @pytest.mark.vcr
 def test_unrecorded():
-    client = openai.OpenAI(base_url="{openai_server.base_url}", api_key="sk-x", max_retries=3)
+    client = openai.OpenAI(base_url="{provider_server.base_url}", api_key="sk-x", max_retries=3)
     with pytest.raises(RecordingNotFound):
         client.models.list()
 '''
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "--record-mode=none").assert_outcomes(passed=1)
-    assert openai_server.hits == []
+    assert provider_server.hits == []
 
 
 PARALLEL = """
@@ -146,12 +148,12 @@ def test_shared_directory(n):
 
 
 def test_parallel_workers_lose_nothing_and_leave_no_partial_files(
-    pytester: pytest.Pytester, openai_server: FakeOpenAIServer
+    pytester: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_par=PARALLEL)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LLAMA_VCR_TEST_BASE_URL", openai_server.base_url)
+        mp.setenv("LLAMA_VCR_TEST_BASE_URL", provider_server.base_url)
         # new_episodes: the 4 tests sharing a directory each add their recording to it concurrently
         result = pytester.runpytest_subprocess(
             "-p", "no:cacheprovider", "-n", "4", "--record-mode=new_episodes"
@@ -161,7 +163,7 @@ def test_parallel_workers_lose_nothing_and_leave_no_partial_files(
     assert "llama-vcr: 0 replayed, 44 written, 0 removed, 0 unused, 0 expired" in result.stdout.lines
     everything = list((pytester.path / "cassettes").rglob("*"))
     files = [p for p in everything if p.is_file()]
-    assert len(files) == 8 * 5 + 4 == len(openai_server.hits)
+    assert len(files) == 8 * 5 + 4 == len(provider_server.hits)
     assert not [p for p in files if p.name.startswith(".") or not p.name.endswith(".json")]
     assert len(list((pytester.path / "cassettes" / "test_par" / "shared").glob("*.json"))) == 4
     for path in files:

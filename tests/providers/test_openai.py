@@ -21,8 +21,8 @@ from openai.types.responses.response_text_delta_event import ResponseTextDeltaEv
 
 from llama_vcr import recording_files
 from tests.fakes.openai_misc_routes import SPEECH_BYTES
-from tests.openai_server import FakeOpenAIServer
-from tests.providers_support import (
+from tests.fakes.server import FakeProviderServer
+from tests.providers.support import (
     API_KEY,
     OFFLINE_URL,
     arecord_then_replay,
@@ -284,11 +284,11 @@ def test_file_upload_is_stored_readable_and_its_id_replays_in_a_path(
 
 def test_rerecording_a_file_upload_gives_the_same_files(tmp_path: Path, recording_schema: Any) -> None:
     directory = tmp_path / "t"
-    with FakeOpenAIServer() as server, cassette(directory, "once"):
+    with FakeProviderServer() as server, cassette(directory, "once"):
         files(server.url)
         port = server.port  # the same URL next time: only what the server sends may differ
     first = {p.name: p.read_bytes() for p in recording_files(directory)}
-    with FakeOpenAIServer(port=port) as server, cassette(directory, "all"):  # new boundary and file id
+    with FakeProviderServer(port=port) as server, cassette(directory, "all"):  # new boundary and file id
         files(server.url)
         assert len(server.hits) == 3
     assert {p.name: p.read_bytes() for p in recording_files(directory)} == first

@@ -11,8 +11,8 @@ import pytest
 
 from llama_vcr import recording_files, recording_name
 from llama_vcr._fixtures import vcr_config
-from tests.openai_server import FakeOpenAIServer
-from tests.providers_support import masked
+from tests.fakes.server import FakeProviderServer
+from tests.providers.support import masked
 
 SECRET = "sk-inner-secret-0123456789"
 
@@ -109,7 +109,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
-def record(project: pytest.Pytester, server: FakeOpenAIServer, *args: str) -> pytest.RunResult:
+def record(project: pytest.Pytester, server: FakeProviderServer, *args: str) -> pytest.RunResult:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLAMA_VCR_TEST_BASE_URL", server.base_url)
         return project.runpytest_subprocess("-p", "no:cacheprovider", *args)
@@ -124,9 +124,9 @@ def outputs(project: pytest.Pytester) -> dict[str, Any]:
 
 
 def test_record_once_then_replay_offline_gives_equal_objects(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer, recording_schema: Any
+    project: pytest.Pytester, provider_server: FakeProviderServer, recording_schema: Any
 ) -> None:
-    result = record(project, openai_server, "--record-mode=once")
+    result = record(project, provider_server, "--record-mode=once")
     result.assert_outcomes(passed=5)
     live = outputs(project)
     files = recordings(project.path)
@@ -142,7 +142,7 @@ def test_record_once_then_replay_offline_gives_equal_objects(
             "test_completions_embeddings_models",
         )
     }
-    assert len(files) == len(openai_server.hits) == 11
+    assert len(files) == len(provider_server.hits) == 11
     # the end-of-session line counts what was touched
     assert "llama-vcr: 0 replayed, 11 written, 0 removed, 0 unused, 0 expired" in result.stdout.lines
     for path in files:
@@ -153,8 +153,8 @@ def test_record_once_then_replay_offline_gives_equal_objects(
         assert recording_name(document) == path.name
         assert document["test_id"] == f"test_app.py::{path.parent.name}"
 
-    hits = len(openai_server.hits)
-    openai_server.close()  # replay needs no server at all
+    hits = len(provider_server.hits)
+    provider_server.close()  # replay needs no server at all
     shutil_copy = {p: p.read_bytes() for p in files}
     (project.path / "out").rename(project.path / "live-out")
     result = replay(project)
@@ -165,15 +165,15 @@ def test_record_once_then_replay_offline_gives_equal_objects(
     assert masked(replayed) == masked(live)
     assert replayed != live  # ids and timestamps were normalised...
     assert replayed["misc"][-1] == live["misc"][-1]  # ...but a Model keeps its id and created
-    assert len(openai_server.hits) == hits
+    assert len(provider_server.hits) == hits
     assert {p: p.read_bytes() for p in recordings(project.path)} == shutil_copy  # replay writes nothing
 
 
 def test_stream_types_and_partial_reads_are_recorded_whole(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
     select = ("-k", "chat_stream or read_partly")
-    record(project, openai_server, "--record-mode=once", *select).assert_outcomes(passed=2)
+    record(project, provider_server, "--record-mode=once", *select).assert_outcomes(passed=2)
     [stream_file] = (project.path / "cassettes/test_app/test_chat_stream").glob("*.json")
     document = json.loads(stream_file.read_text())
     body = document["response"]["body"]
@@ -186,9 +186,9 @@ def test_stream_types_and_partial_reads_are_recorded_whole(
 
 
 def test_a_miss_names_test_request_directory_and_command_without_retry_delay(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
+    record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
         passed=1
     )
     project.makepyfile(
@@ -236,43 +236,43 @@ def test_swallowed():
 
 
 def test_once_refuses_new_requests_for_a_recorded_test_and_new_episodes_adds_them(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
+    record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
         passed=1
     )
     [first] = recordings(project.path)
     before = first.read_bytes()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLAMA_VCR_TEST_PROMPT", "changed")
-        result = record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream")
+        result = record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream")
         result.assert_outcomes(failed=1)
         assert "--record-mode=new_episodes" in result.stdout.str()
         record(
-            project, openai_server, "--record-mode=new_episodes", "-k", "test_chat and not stream"
+            project, provider_server, "--record-mode=new_episodes", "-k", "test_chat and not stream"
         ).assert_outcomes(passed=1)
     files = recordings(project.path)
     assert len(files) == 2 and first.read_bytes() == before
 
 
 def test_all_rerecords_in_place_and_rewrite_drops_stale_files(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
     select = ("-k", "test_chat and not stream")
-    record(project, openai_server, "--record-mode=once", *select).assert_outcomes(passed=1)
+    record(project, provider_server, "--record-mode=once", *select).assert_outcomes(passed=1)
     [first] = recordings(project.path)
-    openai_server.reset()
-    record(project, openai_server, "--record-mode=all", *select).assert_outcomes(passed=1)
-    assert len(openai_server.hits) == 1 and recordings(project.path) == [first]
+    provider_server.reset()
+    record(project, provider_server, "--record-mode=all", *select).assert_outcomes(passed=1)
+    assert len(provider_server.hits) == 1 and recordings(project.path) == [first]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLAMA_VCR_TEST_PROMPT", "changed")
-        record(project, openai_server, "--record-mode=rewrite", *select).assert_outcomes(passed=1)
+        record(project, provider_server, "--record-mode=rewrite", *select).assert_outcomes(passed=1)
     [second] = recordings(project.path)
     assert second != first and "changed" in second.read_text()
 
 
 def test_same_request_twice_is_recorded_twice_and_replayed_in_order(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
     project.makepyfile(
         test_retry="""
@@ -286,10 +286,10 @@ def test_retried():
     assert reply.choices[0].message.content == "Echo: again"
 """
     )
-    openai_server.queue_error(
+    provider_server.queue_error(
         429, "Rate limit reached", headers={"retry-after-ms": "1"}, error_type="rate_limit_error"
     )
-    record(project, openai_server, "--record-mode=once", "test_retry.py").assert_outcomes(passed=1)
+    record(project, provider_server, "--record-mode=once", "test_retry.py").assert_outcomes(passed=1)
     files = recording_files(project.path / "cassettes" / "test_retry" / "test_retried")
     assert [p.name[64:] for p in files] == [".json", "-2.json"]
     documents = [json.loads(p.read_text()) for p in files]
@@ -299,9 +299,9 @@ def test_retried():
 
 
 def test_extra_cassettes_named_on_the_marker_still_replay(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
+    record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
         passed=1
     )
     project.makepyfile(
@@ -320,7 +320,7 @@ def test_uses_shared():
     assert not (project.path / "cassettes" / "test_shared").exists()
 
 
-def test_users_vcr_config_wins(project: pytest.Pytester, openai_server: FakeOpenAIServer) -> None:
+def test_users_vcr_config_wins(project: pytest.Pytester, provider_server: FakeProviderServer) -> None:
     project.makeconftest(
         """
 import pytest
@@ -330,7 +330,7 @@ def vcr_config(vcr_config):
     return {**vcr_config, "serializer": "yaml"}
 """
     )
-    record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
+    record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
         passed=1
     )
     assert (project.path / "cassettes" / "test_app" / "test_chat.yaml").is_file()
@@ -338,7 +338,7 @@ def vcr_config(vcr_config):
 
 
 def test_a_vcr_config_without_serializer_still_writes_llama_vcr_recordings(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
     project.makeconftest(
         """
@@ -349,7 +349,7 @@ def vcr_config():
     return {"filter_headers": ["user-agent"]}
 """
     )
-    record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
+    record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
         passed=1
     )
     assert len(recordings(project.path)) == 1
@@ -361,15 +361,15 @@ def test_defaults_do_not_set_a_record_mode() -> None:
 
 
 def test_a_corrupt_recording_errors_with_its_name_and_is_never_overwritten(
-    project: pytest.Pytester, openai_server: FakeOpenAIServer
+    project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:
-    record(project, openai_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
+    record(project, provider_server, "--record-mode=once", "-k", "test_chat and not stream").assert_outcomes(
         passed=1
     )
     [path] = recordings(project.path)
     path.write_text('{"test_id": "x", "request": {')
     for mode in ("none", "once", "new_episodes"):
-        result = record(project, openai_server, f"--record-mode={mode}", "-k", "test_chat and not stream")
+        result = record(project, provider_server, f"--record-mode={mode}", "-k", "test_chat and not stream")
         result.assert_outcomes(errors=1)
         assert f"cannot load recording {path}" in result.stdout.str()
         assert path.read_text() == '{"test_id": "x", "request": {'

@@ -14,8 +14,8 @@ import ollama
 import pytest
 
 from llama_vcr import recording_files, recording_name
-from tests.openai_server import FakeOpenAIServer
-from tests.providers_support import (
+from tests.fakes.server import FakeProviderServer
+from tests.providers.support import (
     API_KEY,
     arecord_then_replay,
     assert_same_objects,
@@ -281,12 +281,12 @@ def test_rerecording_against_fresh_ids_gives_byte_identical_files(
         ollama_session(root)
 
     directory = tmp_path / "t"
-    with FakeOpenAIServer(vary_ids=True) as server, cassette(directory, "once"):
+    with FakeProviderServer(vary_ids=True) as server, cassette(directory, "once"):
         scenario(server.url)
         port = server.port
     first = {p.name: p.read_bytes() for p in recording_files(directory)}
     assert len(first) == 13
-    with FakeOpenAIServer(vary_ids=True, port=port) as server, cassette(directory, "all"):
+    with FakeProviderServer(vary_ids=True, port=port) as server, cassette(directory, "all"):
         scenario(server.url)
         assert len(server.hits) == 13  # really re-recorded, against fresh ids and timings
     assert {p.name: p.read_bytes() for p in recording_files(directory)} == first
@@ -343,7 +343,7 @@ def test_the_plugin_records_and_replays_anthropic_ollama_and_responses(
     pytester.makepyfile(test_app=APP)
     out = pytester.path / "out"
     monkeypatch.setenv("LLAMA_VCR_TEST_OUT", str(out))
-    with FakeOpenAIServer() as server, monkeypatch.context() as mp:
+    with FakeProviderServer() as server, monkeypatch.context() as mp:
         mp.setenv("LLAMA_VCR_TEST_ROOT", server.url)
         pytester.runpytest_subprocess(
             "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--record-mode=once"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 
+import vcr
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.request import Request
 
 from llama_vcr import CODEC, RecordingCodec, recording_name
 from llama_vcr._normalize import Normalizer
+from llama_vcr._vcrpy import configure_vcr
 
 #: A codec that keeps responses verbatim (normalisation has its own tests).
 VERBATIM = RecordingCodec(normalizer=Normalizer({}, map_ids=False))
@@ -125,3 +127,49 @@ def test_document_round_trip_keeps_the_name() -> None:
     request, _ = CODEC.decode(CODEC.deserialize(CODEC.serialize(doc)))
     again = CODEC.encode(request, _response(b"{}", "application/json"), "t")
     assert recording_name(again) == recording_name(doc)
+
+
+# --- edge cases found in review: each once lost data, crashed, or broke replay ---
+
+EDGE_OFFLINE = "http://127.0.0.1:9/v1"
+
+
+def edge_vcr(mode: str, **kwargs: object) -> vcr.VCR:
+    recorder = vcr.VCR(record_mode=mode)
+    configure_vcr(recorder, CODEC, "tests/test_edge_cases.py::t", **kwargs)  # type: ignore[arg-type]
+    return recorder
+
+
+def edge_response(body: bytes, content_type: str) -> dict:
+    return {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"content-type": [content_type]},
+        "body": {"string": body},
+    }
+
+
+def test_unicode_line_separators_inside_json_do_not_split_stream_events() -> None:
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "one\u2028two\u0085three"}, "finish_reason": None}],
+    }
+    sse = ("data: " + json.dumps(chunk, ensure_ascii=False) + "\n\ndata: [DONE]\n\n").encode()
+    request = Request("POST", "http://h/v1/chat/completions", b'{"stream": true}', {})
+    document = CODEC.encode(request, edge_response(sse, "text/event-stream"), None)
+    [stored] = document["response"]["body"]
+    assert stored["__data__"]["choices"][0]["delta"]["content"] == "one\u2028two\u0085three"
+    ndjson = (json.dumps({"a": "x\u2029y"}, ensure_ascii=False) + "\n").encode()
+    document = CODEC.encode(request, edge_response(ndjson, "application/x-ndjson"), None)
+    assert document["response"]["body"] == [{"a": "x\u2029y"}]
+
+
+def test_a_stream_that_is_not_utf8_is_kept_as_bytes() -> None:
+    request = Request("POST", "http://h/v1/chat/completions", b"{}", {})
+    data = b"data: \xff\xfe\n\n"
+    document = CODEC.encode(request, edge_response(data, "text/event-stream"), None)
+    assert set(document["response"]["body"]) == {"__bytes__"}
+    _, replayed = CODEC.decode(document)
+    assert replayed["body"]["string"] == data

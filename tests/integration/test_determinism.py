@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llama_vcr import recording_files, recording_name
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 AGENT = """
 import json, os, uuid
@@ -126,20 +126,20 @@ def run(project: pytest.Pytester, mode: str, base_url: str | None = None) -> pyt
 
 
 def test_rerecording_against_fresh_ids_leaves_a_byte_identical_tree(project: pytest.Pytester) -> None:
-    with FakeOpenAIServer(vary_ids=True) as server:
+    with FakeProviderServer(vary_ids=True) as server:
         port = server.port
         run(project, "once", server.base_url).assert_outcomes(passed=5)
     first = tree(project.path)
     assert len(first) == 9
     for mode in ("rewrite", "all"):
-        with FakeOpenAIServer(vary_ids=True, port=port) as server:
+        with FakeProviderServer(vary_ids=True, port=port) as server:
             run(project, mode, server.base_url).assert_outcomes(passed=5)
             assert len(server.hits) == 9  # really re-recorded, against fresh ids
         assert tree(project.path) == first, f"--record-mode={mode} changed the recordings"
 
 
 def test_ids_sent_back_replay_with_zero_misses_sync_async_stream(project: pytest.Pytester) -> None:
-    with FakeOpenAIServer(vary_ids=True) as server:
+    with FakeProviderServer(vary_ids=True) as server:
         run(project, "once", server.base_url).assert_outcomes(passed=5)
     run(project, "none").assert_outcomes(passed=5)
     for directory in (project.path / "cassettes").rglob("test_*round_trip*"):
@@ -154,7 +154,7 @@ def test_ids_sent_back_replay_with_zero_misses_sync_async_stream(project: pytest
 
 
 def test_ignored_body_paths_are_neither_matched_nor_stored(project: pytest.Pytester) -> None:
-    with FakeOpenAIServer() as server:
+    with FakeProviderServer() as server:
         run(project, "once", server.base_url).assert_outcomes(passed=5)
     [path] = recording_files(project.path / "cassettes" / "test_agent" / "test_ignored_paths")
     body = json.loads(path.read_text())["request"]["body"]

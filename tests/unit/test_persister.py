@@ -8,11 +8,12 @@ from pathlib import Path
 import openai
 import pytest
 import vcr
+from vcr.request import Request
 
 from llama_vcr import CODEC, RecordingError, RecordingPersister, recording_files, recording_name
 from llama_vcr._store import recording_dir
 from llama_vcr._vcrpy import configure_vcr
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 TEST_ID = "tests/test_persister.py::t"
 
@@ -38,11 +39,11 @@ def test_recording_dir_strips_the_suffix_pytest_recording_adds() -> None:
 
 
 def test_files_are_numbered_in_order_and_unchanged_files_are_not_rewritten(
-    openai_server: FakeOpenAIServer, tmp_path: Path
+    provider_server: FakeProviderServer, tmp_path: Path
 ) -> None:
     cassette = str(tmp_path / "t")
     with make_vcr("once").use_cassette(cassette):
-        assert ask(openai_server.base_url, "a", "a", "b") == ["Echo: a", "Echo: a", "Echo: b"]
+        assert ask(provider_server.base_url, "a", "a", "b") == ["Echo: a", "Echo: a", "Echo: b"]
     files = recording_files(tmp_path / "t")
     assert len(files) == 3 and sum(p.name.endswith("-2.json") for p in files) == 1
     assert not list((tmp_path / "t").glob(".*"))  # no temporary files left behind
@@ -50,26 +51,28 @@ def test_files_are_numbered_in_order_and_unchanged_files_are_not_rewritten(
         assert recording_name(json.loads(path.read_text())) == path.name
     mtimes = {p: p.stat().st_mtime_ns for p in files}
     with make_vcr("new_episodes").use_cassette(cassette):
-        ask(openai_server.base_url, "a", "a", "c")  # replays both "a", records "c"
+        ask(provider_server.base_url, "a", "a", "c")  # replays both "a", records "c"
     assert len(recording_files(tmp_path / "t")) == 4
     assert {p: p.stat().st_mtime_ns for p in files} == mtimes
 
 
 def test_all_mode_removes_recordings_that_were_replaced(
-    openai_server: FakeOpenAIServer, tmp_path: Path
+    provider_server: FakeProviderServer, tmp_path: Path
 ) -> None:
     cassette = str(tmp_path / "t")
     with make_vcr("once").use_cassette(cassette):
-        ask(openai_server.base_url, "a", "a")
+        ask(provider_server.base_url, "a", "a")
     with make_vcr("all").use_cassette(cassette):
-        ask(openai_server.base_url, "a")
+        ask(provider_server.base_url, "a")
     [only] = recording_files(tmp_path / "t")
     assert "-" not in only.stem
 
 
-def test_load_returns_requests_and_responses_only(openai_server: FakeOpenAIServer, tmp_path: Path) -> None:
+def test_load_returns_requests_and_responses_only(
+    provider_server: FakeProviderServer, tmp_path: Path
+) -> None:
     with make_vcr("once").use_cassette(str(tmp_path / "t")):
-        ask(openai_server.base_url, "a")
+        ask(provider_server.base_url, "a")
     loaded = RecordingPersister(CODEC).load_cassette(str(tmp_path / "t.llama_vcr"), CODEC)
     assert len(loaded) == 2  # pytest-recording breaks on vcrpy 9's optional third "metadata" value
 
@@ -138,11 +141,78 @@ def test_an_envelope_of_an_sdk_that_is_not_installed_still_replays(tmp_path: Pat
 
 
 def test_a_plain_vcrpy_serializer_is_delegated_to_vcrpy(
-    openai_server: FakeOpenAIServer, tmp_path: Path
+    provider_server: FakeProviderServer, tmp_path: Path
 ) -> None:
     recorder = make_vcr("once")
     with recorder.use_cassette(str(tmp_path / "t.yaml"), serializer="yaml"):
-        ask(openai_server.base_url, "a")
+        ask(provider_server.base_url, "a")
     assert (tmp_path / "t.yaml").read_text().startswith("interactions:")
     with make_vcr("none").use_cassette(str(tmp_path / "t.yaml"), serializer="yaml"):
-        assert ask(openai_server.base_url, "a") == ["Echo: a"]
+        assert ask(provider_server.base_url, "a") == ["Echo: a"]
+
+
+# --- edge cases found in review: each once lost data, crashed, or broke replay ---
+
+EDGE_OFFLINE = "http://127.0.0.1:9/v1"
+
+
+def edge_vcr(mode: str, **kwargs: object) -> vcr.VCR:
+    recorder = vcr.VCR(record_mode=mode)
+    configure_vcr(recorder, CODEC, "tests/test_edge_cases.py::t", **kwargs)  # type: ignore[arg-type]
+    return recorder
+
+
+def edge_response(body: bytes, content_type: str) -> dict:
+    return {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"content-type": [content_type]},
+        "body": {"string": body},
+    }
+
+
+def test_vcrpy_save_and_load_hooks_still_work(tmp_path: Path) -> None:
+    def scrub(request: object, response: dict) -> tuple[object, dict]:
+        response["body"]["string"] = response["body"]["string"].replace(b"Echo", b"ECHO")
+        return request, response
+
+    cassette = str(tmp_path / "t")
+    with (
+        FakeProviderServer() as server,
+        edge_vcr("once").use_cassette(
+            cassette, before_save_interaction=scrub, filter_sensitive_data=[("<P>", "hello")]
+        ),
+    ):
+        openai.OpenAI(base_url=server.base_url, api_key="sk-x").chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hello"}]
+        )
+    [path] = recording_files(tmp_path / "t")
+    text = path.read_text()
+    assert "ECHO: <P>" in text and "Echo" not in text  # the hooks' changes reached the file
+    with edge_vcr("none").use_cassette(cassette, filter_sensitive_data=[("<P>", "hello")]):
+        reply = openai.OpenAI(base_url=EDGE_OFFLINE, api_key="sk-x").chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hello"}]
+        )
+    assert reply.choices[0].message.content == "ECHO: hello"
+
+
+def test_rewrite_of_a_test_that_sends_nothing_removes_its_recordings(tmp_path: Path) -> None:
+    cassette = str(tmp_path / "t")
+    with FakeProviderServer() as server, edge_vcr("once").use_cassette(cassette):
+        openai.OpenAI(base_url=server.base_url, api_key="sk-x").models.list()
+    assert recording_files(tmp_path / "t")
+    with edge_vcr("new_episodes", rewrite=True).use_cassette(cassette):
+        pass
+    assert recording_files(tmp_path / "t") == []
+
+
+def test_unused_ignores_plain_vcrpy_interactions() -> None:
+    from types import SimpleNamespace
+
+    cassette = SimpleNamespace(
+        data=[(Request("GET", "http://h/", None, {}), {"status": {"code": 200}})],
+        _loaded_count=1,
+        play_counts={},
+    )
+    persister = RecordingPersister(CODEC)
+    persister.attach(cassette)
+    assert persister.unused() == []

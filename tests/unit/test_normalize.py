@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import vcr
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.request import Request
 
+from llama_vcr import CODEC
 from llama_vcr._canonical import BodyRules, Canonicalizer, canonical_request
 from llama_vcr._normalize import IdMap, Normalizer
+from llama_vcr._vcrpy import configure_vcr
 from llama_vcr.providers._provider import EPOCH
 
 BASE = "rec-0123456789ab"
@@ -131,3 +134,56 @@ def test_live_ids_quoted_in_error_messages_are_replaced() -> None:
     assert ids.apply_text(error) == {
         "error": {"message": "No such File object: rec-aaaaaaaaaaaa", "type": "invalid_request_error"}
     }
+
+
+# --- edge cases found in review: each once lost data, crashed, or broke replay ---
+
+EDGE_OFFLINE = "http://127.0.0.1:9/v1"
+
+
+def edge_vcr(mode: str, **kwargs: object) -> vcr.VCR:
+    recorder = vcr.VCR(record_mode=mode)
+    configure_vcr(recorder, CODEC, "tests/test_edge_cases.py::t", **kwargs)  # type: ignore[arg-type]
+    return recorder
+
+
+def edge_response(body: bytes, content_type: str) -> dict:
+    return {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"content-type": [content_type]},
+        "body": {"string": body},
+    }
+
+
+def test_ids_sent_back_in_a_query_string_are_mapped() -> None:
+    ids = IdMap()
+    ids.add("file-live123", "rec-aaaaaaaaaaaa")
+    live = canonical_request(
+        Request("GET", "http://h/v1/files?after=file-live123&limit=2", None, {}), Canonicalizer(), ids
+    )
+    replay = canonical_request(
+        Request("GET", "http://h/v1/files?limit=2&after=rec-aaaaaaaaaaaa", None, {}), Canonicalizer(), ids
+    )
+    assert live.query == replay.query and "file-live123" not in live.url
+
+
+def test_model_listings_keep_their_ids_even_untyped() -> None:
+    listing = {
+        "data": [{"id": "claude-sonnet-4-5", "type": "model", "display_name": "Claude"}],
+        "has_more": False,
+    }
+    request = Request("GET", "http://h/v1/models", None, {})
+    document = CODEC.encode(request, edge_response(json.dumps(listing).encode(), "application/json"), None)
+    assert document["response"]["body"]["data"][0]["id"] == "claude-sonnet-4-5"
+
+
+def test_values_the_test_sent_earlier_are_never_turned_into_ids() -> None:
+    ids = IdMap()
+    first = Request(
+        "POST", "http://h/v1/responses", json.dumps({"metadata": {"session_id": "sess-42"}}).encode(), {}
+    )
+    CODEC.encode(first, edge_response(b'{"id": "resp_1"}', "application/json"), None, ids=ids)
+    echo = Request("GET", "http://h/v1/responses/resp_1", None, {})
+    body = json.dumps({"id": "resp_1", "metadata": {"session_id": "sess-42"}}).encode()
+    document = CODEC.encode(echo, edge_response(body, "application/json"), None, ids=ids)
+    assert document["response"]["body"]["metadata"]["session_id"] == "sess-42"

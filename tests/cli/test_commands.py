@@ -27,7 +27,7 @@ from llama_vcr._vcrpy import configure_vcr
 from llama_vcr.cli import main
 from llama_vcr.cli._common import cassette_name, directory_for_test
 from llama_vcr.cli.convert import derive_test_id
-from tests.openai_server import FakeOpenAIServer
+from tests.fakes.server import FakeProviderServer
 
 CASSETTES = ROOT / "cassettes"
 EXAMPLES = CASSETTES / "tests" / "examples" / "test_quickstart"
@@ -390,7 +390,7 @@ def test_prune_refuses_when_collection_fails(capsys: pytest.CaptureFixture[str],
 def _record_vcrpy_cassettes(root: Path) -> Path:
     """Plain vcrpy cassettes (YAML and JSON), recorded from the local server with the OpenAI SDK."""
     cassette = root / "tests" / "cassettes" / "test_chat" / "TestChat.test_twice[a].yaml"
-    with FakeOpenAIServer() as server:
+    with FakeProviderServer() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-convert-secret-0123456789abcdef")
         for serializer, path in (("yaml", cassette), ("json", root / "other" / "test_json.json")):
             with vcr.VCR(record_mode="once", serializer=serializer).use_cassette(str(path)):

@@ -19,8 +19,8 @@ import openai
 import pytest
 
 from llama_vcr import recording_files
-from tests.openai_server import FakeOpenAIServer
-from tests.providers_support import (
+from tests.fakes.server import FakeProviderServer
+from tests.providers.support import (
     API_KEY,
     OFFLINE_URL,
     cassette,
@@ -70,10 +70,10 @@ def caught(call: Callable[[], Any]) -> dict[str, Any]:
 
 
 def record_and_replay(
-    tmp_path: Path, scenario: Callable[[str], Any], schema: Any, queue: Callable[[FakeOpenAIServer], None]
+    tmp_path: Path, scenario: Callable[[str], Any], schema: Any, queue: Callable[[FakeProviderServer], None]
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
     directory = tmp_path / "t"
-    with FakeOpenAIServer() as server, cassette(directory, "once"):
+    with FakeProviderServer() as server, cassette(directory, "once"):
         queue(server)
         live = scenario(server.url)
     with cassette(directory, "none") as cass:
@@ -134,7 +134,7 @@ async def test_async_openai_http_error_replays_as_the_same_exception(
         raise AssertionError("no error was raised")
 
     directory = tmp_path / "t"
-    with FakeOpenAIServer() as server, cassette(directory, "once"):
+    with FakeProviderServer() as server, cassette(directory, "once"):
         live = await scenario(server.url)
     with cassette(directory, "none"):
         replayed = await scenario(OFFLINE_URL)
@@ -201,7 +201,7 @@ def test_ollama_errors_replay_as_response_error(tmp_path: Path, recording_schema
 def test_sdk_retries_record_and_replay_in_order(tmp_path: Path, recording_schema: Any) -> None:
     prompt = [{"role": "user", "content": "stream it"}]
 
-    def scenario(root: str, server: FakeOpenAIServer | None = None) -> list[Any]:
+    def scenario(root: str, server: FakeProviderServer | None = None) -> list[Any]:
         if server:  # the OpenAI SDK gets a 429 first, the Anthropic SDK a 429 then a 529
             server.queue_error(429, "Slow down", {"retry-after-ms": "1"}, error_type="rate_limit_error")
         chat = oai(root, retries=2).chat.completions.create(model="gpt-4o-mini", messages=CHAT)
@@ -222,7 +222,7 @@ def test_sdk_retries_record_and_replay_in_order(tmp_path: Path, recording_schema
         return [chat, message, chunks, gave_up]
 
     directory = tmp_path / "t"
-    with FakeOpenAIServer() as server, cassette(directory, "once"):
+    with FakeProviderServer() as server, cassette(directory, "once"):
         live = scenario(server.url, server)
         assert len(server.hits) == 8
     docs = documents(directory, recording_schema)
@@ -251,7 +251,7 @@ async def test_async_sdk_retry_records_and_replays_in_order(tmp_path: Path, reco
             )
 
     directory = tmp_path / "t"
-    with FakeOpenAIServer() as server, cassette(directory, "once"):
+    with FakeProviderServer() as server, cassette(directory, "once"):
         server.queue_error(500, "Oops", {"retry-after-ms": "1"})
         live = await scenario(server.url)
     with cassette(directory, "none") as cass:
@@ -346,7 +346,7 @@ async def test_async_stream_that_errors_part_way_replays_the_same(
             return await adrained(chunks)
 
     directory = tmp_path / "t"
-    with FakeOpenAIServer() as server, cassette(directory, "once"):
+    with FakeProviderServer() as server, cassette(directory, "once"):
         server.queue_stream_error(3, "Async stream broke")
         live = await scenario(server.url)
     with cassette(directory, "none"):
