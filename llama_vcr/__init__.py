@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._canonical import canonical_request, normalize_body, request_hash
     from ._errors import (
         ExpiredRecordingsWarning,
+        ForeignRecordingsWarning,
         LlamaVcrError,
         LlamaVcrWarning,
         RecordingError,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         SecretRedactedWarning,
         UnusedRecordingsWarning,
     )
+    from ._network import NetworkBlocked
     from ._redact import Redactor
     from ._store import RecordingName, read_document, recording_files, recording_name
     from ._vcrpy.persister import RecordingPersister
@@ -36,12 +38,14 @@ _EXPORTS = {
     "normalize_body": "._canonical",
     "request_hash": "._canonical",
     "ExpiredRecordingsWarning": "._errors",
+    "ForeignRecordingsWarning": "._errors",
     "LlamaVcrError": "._errors",
     "LlamaVcrWarning": "._errors",
     "RecordingError": "._errors",
     "RecordingNotFound": "._errors",
     "SecretRedactedWarning": "._errors",
     "UnusedRecordingsWarning": "._errors",
+    "NetworkBlocked": "._network",
     "Redactor": "._redact",
     "RecordingName": "._store",
     "read_document": "._store",

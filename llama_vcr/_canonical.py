@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.parser import BytesParser
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -112,6 +112,11 @@ class CanonicalRequest:
     query: tuple[tuple[str, str], ...]
     body: JSONValue
     body_key: str
+    #: Secret environment variables whose values redaction took out of the URL or body.
+    scrubbed: tuple[str, ...] = field(default=(), compare=False)
+    #: Credentials redaction hid by name (and those of the request's headers): never written, but
+    #: hidden wherever the response echoes them.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def model(self) -> str | None:
@@ -199,6 +204,10 @@ def canonical_request(
 ) -> CanonicalRequest:
     """The canonical form of a vcrpy ``Request``: redacted, normalised, ids mapped to stable ones.
 
+    Redaction (:meth:`llama_vcr._redact.Redaction.url` and ``.body``) comes first, so a live request
+    is matched exactly as its recording was stored: a secret sent in a body or URL (or a
+    different one, or none) never causes a miss.
+
     It is cached on the request object (requests are matched many times) until the body, the
     URL, the canonicalizer or the id map changes.
     """
@@ -213,10 +222,13 @@ def canonical_request(
             and c_ids == n_ids
         ):
             return cast(CanonicalRequest, canonical)
-    url = canonicalizer.redactor.url(request.uri)
+    redactor = canonicalizer.redactor
+    sent = redactor.request_secrets(request)
+    redaction = redactor.redaction(sent)
+    url = redaction.url(request.uri)
     parts = urlsplit(url)
     content_type = request.headers.get("content-type") if hasattr(request.headers, "get") else None
-    body = normalize_body(parse_body(body_bytes, content_type))
+    body = normalize_body(redaction.body(parse_body(body_bytes, content_type), content_type))
     if canonicalizer.rules:
         body = canonicalizer.rules.apply(body)
     path = parts.path or "/"
@@ -235,6 +247,8 @@ def canonical_request(
         query=tuple(sorted(parse_qsl(query, keep_blank_values=True))),
         body=body,
         body_key=json.dumps(body, sort_keys=True, separators=(",", ":")),
+        scrubbed=tuple(redaction.found),
+        secrets=tuple(dict.fromkeys([*sent, *redaction.hidden])),
     )
     request.__dict__[_CACHE_ATTR] = _Cached(((body_bytes, request.uri, canonicalizer, n_ids), canonical))
     return canonical

@@ -5,17 +5,22 @@ Exceptions::
     LlamaVcrError                    base of every llama-vcr error
      ├── RecordingError              a recording file cannot be loaded: names the file and the
      │                               problem; replay mode never re-records over it
-     └── RecordingNotFound           replay miss: no recording matches a request and the record
-                                     mode forbids recording it; also vcrpy's
-                                     CannotOverwriteExistingCassetteException and, when the test
-                                     imported them, openai.OpenAIError and anthropic.AnthropicError
+     ├── RecordingNotFound           replay miss: no recording matches a request and the record
+     │                               mode forbids recording it; also vcrpy's
+     │                               CannotOverwriteExistingCassetteException and, when the test
+     │                               imported them, openai.OpenAIError and anthropic.AnthropicError
+     └── NetworkBlocked              a replaying test tried to reach a host that is not loopback
+                                     or allowed (``llama_vcr._network``; also the loaded SDKs'
+                                     error bases, never an OSError, so no client retries it)
 
 Warnings::
 
     LlamaVcrWarning (UserWarning)    base of every llama-vcr warning
      ├── SecretRedactedWarning       a secret value was found in a recording and scrubbed before writing
      ├── UnusedRecordingsWarning     a test passed in replay mode without replaying some recordings
-     └── ExpiredRecordingsWarning    a test replayed recordings older than ``llama_vcr_max_age`` days
+     ├── ExpiredRecordingsWarning    a test replayed recordings older than ``llama_vcr_max_age`` days
+     └── ForeignRecordingsWarning    a test's directory holds recordings of another test: not
+                                     replayed for it, never removed by it
 
 ``RecordingNotFound`` subclasses vcrpy's exception, so it is defined in the vcrpy seam
 (``llama_vcr._vcrpy.miss``) and resolved from here on first use: importing this module imports
@@ -68,9 +73,14 @@ class SecretRedactedWarning(LlamaVcrWarning):
         self.path = path
         self.variables = variables
         names = ", ".join(f"${name}" for name in variables)
+        from ._redact import DEFAULT_REDACTOR  # (a path can hold a secret: a parametrized test's id)
+
         super().__init__(
-            f"llama-vcr: the value of {names} was found in {path} and replaced by REDACTED before writing. "
-            "Check where the test sends it (a body or URL field?) and redact it there."
+            DEFAULT_REDACTOR.mask(
+                f"llama-vcr: the value of {names} was found in {path} (a URL, body or response) and "
+                "replaced by REDACTED before writing; live requests are redacted the same way before "
+                "matching, so the recording replays whatever the variable's value."
+            )
         )
 
 
@@ -80,6 +90,25 @@ class UnusedRecordingsWarning(LlamaVcrWarning):
 
 class ExpiredRecordingsWarning(LlamaVcrWarning):
     """A test replayed recordings older than ``llama_vcr_max_age`` days."""
+
+
+class ForeignRecordingsWarning(LlamaVcrWarning):
+    """A test's directory holds recordings whose ``test_id`` names another test.
+
+    They are not replayed for this test, and its re-records never remove or overwrite them.
+    """
+
+    def __init__(self, directory: Path, test_id: str, foreign: list[tuple[Path, str]]) -> None:
+        self.directory = directory
+        self.test_id = test_id
+        self.foreign = foreign
+        owners = sorted({owner for _, owner in foreign})
+        shown = ", ".join(owners[:3]) + (f" and {len(owners) - 3} more" if len(owners) > 3 else "")
+        super().__init__(
+            f"llama-vcr: {len(foreign)} recording(s) in {directory} were recorded by another test "
+            f"({shown}), not {test_id}; they are not replayed for it and its re-records leave them "
+            "alone. If that test was renamed, delete them and re-record this one."
+        )
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: RecordingNotFound is built on vcrpy, imported late

@@ -3,6 +3,8 @@
 vcrpy's own message lists matcher names; this one picks the recording of the same test that is
 closest (same method and endpoint first, then the most similar body) and prints the canonical
 bodies' differences by JSON path: recorded value vs sent value, long strings as a compact diff.
+Both bodies are canonical, so already redacted; the message is masked by the same policy
+(:meth:`llama_vcr._redact.Redactor.mask`) before anyone sees it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from ._canonical import CanonicalRequest
 from ._errors import record_command
+from ._redact import DEFAULT_REDACTOR, Redactor
 
 MAX_DIFFS = 12
 MAX_VALUE = 80
@@ -98,10 +101,12 @@ def miss_message(
     has_files: bool,
     extra_paths: Sequence[str],
     mode: str,
+    redactor: Redactor = DEFAULT_REDACTOR,
 ) -> str:
     """Which test, which request, where we looked, the closest recording's diff, what to run.
 
-    ``recorded`` holds the test's loaded and recorded requests with the file each came from.
+    ``recorded`` holds the test's loaded and recorded requests with the file each came from; every
+    secret ``redactor`` knows is masked in the message.
     """
     same = sum(
         1
@@ -138,4 +143,4 @@ def miss_message(
         f"    {record_command(test_id, 'new_episodes' if has_files else 'once')}",
         "  or re-record the whole test with --record-mode=rewrite.",
     ]
-    return "\n".join(lines)
+    return redactor.mask("\n".join(lines))

@@ -21,20 +21,27 @@ from . import _fixtures
 from ._canonical import BodyRules, Canonicalizer
 from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning
 from ._normalize import Normalizer
-from ._redact import Redactor
+from ._redact import DEFAULT_SECRET_ENV_PATTERNS, Redactor
 from ._vcrpy import Recordings
 
 if TYPE_CHECKING:  # vcrpy (~80 ms) is imported at the first vcr test, not when pytest starts
     from vcr import VCR
 
+    from ._network import AllowedHosts, NetworkPolicy
     from .format.codec import RecordingCodec
 
 CANONICALIZER_KEY = pytest.StashKey["tuple[Canonicalizer, Normalizer]"]()
 CODEC_KEY = pytest.StashKey["RecordingCodec"]()
 ITEM_KEY = pytest.StashKey[pytest.Item]()
 RECORDINGS_KEY = pytest.StashKey[Recordings]()
-FAILED_KEY = pytest.StashKey[bool]()
+#: A test's reports so far, by phase ("setup", "call", "teardown").
+REPORTS_KEY = pytest.StashKey["dict[str, pytest.TestReport]"]()
+#: Set when the session is interrupted (Ctrl-C, SIGINT, pytest.exit()): nothing is saved after it.
+INTERRUPTED_KEY = pytest.StashKey[bool]()
 MAX_AGE_KEY = pytest.StashKey["float | None"]()
+MAX_FILE_SIZE_KEY = pytest.StashKey[int]()
+NETWORK_KEY = pytest.StashKey["AllowedHosts"]()
+POLICY_KEY = pytest.StashKey["NetworkPolicy"]()
 
 
 #: ini options: name -> (help, type, default).
@@ -49,6 +56,11 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
         "Extra environment variables whose values must never be written.",
         "linelist",
         [],
+    ),
+    "llama_vcr_secret_env_patterns": (
+        "Environment variables secret by name (fnmatch; the value given replaces the default; empty: none).",
+        "linelist",
+        list(DEFAULT_SECRET_ENV_PATTERNS),
     ),
     "llama_vcr_keep_headers": (
         "Extra request headers to store (secret-looking ones are still dropped).",
@@ -79,6 +91,21 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
         "linelist",
         [],
     ),
+    "llama_vcr_max_file_size": (
+        "Largest recording file read, in bytes or with K, M, G (1024-based); a larger one fails to load.",
+        "string",
+        "64M",
+    ),
+    "llama_vcr_block_network": (
+        "A vcr test that replays (record mode none, or once with recordings) cannot reach the network.",
+        "bool",
+        True,
+    ),
+    "llama_vcr_allowed_hosts": (
+        "Hosts replaying tests may still reach besides loopback: names (fnmatch), IP addresses, networks.",
+        "linelist",
+        [],
+    ),
 }
 
 
@@ -93,16 +120,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[MAX_AGE_KEY] = float(max_age) if max_age else None
     except ValueError:
         raise pytest.UsageError(f"llama_vcr_max_age must be a number of days, not {max_age!r}") from None
+    from ._store import parse_size
+
+    try:
+        config.stash[MAX_FILE_SIZE_KEY] = parse_size(config.getini("llama_vcr_max_file_size"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"llama_vcr_max_file_size: {exc}") from None
     from .format.envelopes import allow_type_packages
 
     try:
         allow_type_packages(*config.getini("llama_vcr_type_packages"))
     except ValueError as exc:
         raise pytest.UsageError(f"llama_vcr_type_packages: {exc}") from None
+    if config.getini("llama_vcr_allowed_hosts"):  # checked now; parsed lazily otherwise
+        _allowed_hosts(config)
     redactor = Redactor.from_names(
         config.getini("llama_vcr_redact"),
         config.getini("llama_vcr_keep_headers"),
         config.getini("llama_vcr_secret_env"),
+        config.getini("llama_vcr_secret_env_patterns"),
     )
     normalizer = Normalizer.configured(
         config.getini("llama_vcr_volatile_fields"), config.getini("llama_vcr_stable_fields")
@@ -113,6 +149,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_fixtures, "llama_vcr.fixtures")
     if not config.pluginmanager.has_plugin("llama_vcr.summary"):
         config.pluginmanager.register(SessionSummary(), "llama_vcr.summary")
+    if not config.pluginmanager.has_plugin("llama_vcr.interrupts"):
+        config.pluginmanager.register(InterruptWatch(config), "llama_vcr.interrupts")
 
 
 #: Attribute of a teardown report carrying its test's counts (survives pytest-xdist's transport).
@@ -191,10 +229,75 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     mode = str(merged.get("record_mode") or config.getoption("--record-mode") or "none")
     test_id = item.nodeid if item is not None else None
     recordings = configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
+    recordings.cassette_root = config.rootpath / config.getini("llama_vcr_cassette_dir")
+    if MAX_FILE_SIZE_KEY in config.stash:
+        recordings.max_file_size = config.stash[MAX_FILE_SIZE_KEY]
     if item is not None:
         item.stash[RECORDINGS_KEY] = cast(Recordings, recordings)
-        if not config.getini("llama_vcr_save_on_failure"):
-            recordings.save_allowed = lambda: not item.stash.get(FAILED_KEY, False)
+        on_failure = bool(config.getini("llama_vcr_save_on_failure"))
+        recordings.save_allowed = lambda: _may_save(item, on_failure=on_failure)
+        recordings.commit_later = True  # committed (or discarded) once the teardown is over
+
+
+def _may_save(item: pytest.Item, *, on_failure: bool) -> bool:
+    """Whether the cassette may save a test's recordings when its ``vcr`` fixture exits.
+
+    Only a test that really passed: its setup passed, its call passed (not skipped by
+    ``pytest.skip()``, not xfailed or xpassed) and no interrupt is in progress. With
+    ``llama_vcr_save_on_failure`` a failed or xfailed call saves too. Whether the saved set is
+    written and put in place is decided after the teardown (:func:`_finish_saving`).
+    """
+    if item.config.stash.get(INTERRUPTED_KEY, False):
+        return False
+    reports = item.stash.get(REPORTS_KEY, {})
+    setup, call = reports.get("setup"), reports.get("call")
+    if setup is None or not setup.passed or call is None:
+        return False  # (no call report: the test was interrupted, or its setup failed)
+    expected_failure = hasattr(call, "wasxfail")
+    if call.skipped and not expected_failure:
+        return False
+    return on_failure or (call.passed and not expected_failure)
+
+
+def _finish_saving(item: pytest.Item, recordings: Recordings, report: pytest.TestReport) -> None:
+    """After the teardown: write the saved recordings and put them in place if the teardown passed too
+    (every fixture torn down in this phase, before or after the ``vcr`` fixture), else drop them.
+
+    A failure to put them in place fails the teardown report (naming the test and the error).
+    """
+    on_failure = bool(item.config.getini("llama_vcr_save_on_failure"))
+    if item.config.stash.get(INTERRUPTED_KEY, False) or not (report.passed or on_failure):
+        recordings.discard()
+        return
+    try:
+        recordings.commit()
+    except OSError as exc:
+        recordings.discard()
+        report.outcome = "failed"
+        report.longrepr = f"llama-vcr: could not save the recordings of {item.nodeid}: {exc}"
+
+
+class InterruptWatch:
+    """Notes an interrupt (Ctrl-C, SIGINT, ``pytest.exit()``): from then on nothing is saved, not
+    even by the fixtures of the interrupted test, which pytest tears down at the end of the session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.config.stash[INTERRUPTED_KEY] = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    """After the last teardown (an interrupted test's runs now): drop what was never committed."""
+    try:
+        return (yield)
+    finally:
+        for item in session.items:
+            recordings = item.stash.get(RECORDINGS_KEY, None)
+            if recordings is not None:
+                recordings.discard()
 
 
 def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -231,18 +334,18 @@ def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
             report.outcome = "failed"
             report.longrepr = f"llama-vcr: {message}"
         elif action != "ignore":
-            item.warn(category(message))
+            item.warn(category(_redactor(item.config).mask(message)))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    if call.when == "call":
-        item.stash[FAILED_KEY] = report.failed
-        if report.passed:
-            _after_replay(item, report)
+    item.stash.setdefault(REPORTS_KEY, {})[call.when] = report
+    if call.when == "call" and report.passed:
+        _after_replay(item, report)
     recordings = item.stash.get(RECORDINGS_KEY, None)
     if recordings is not None and call.when == "teardown":  # the cassette has saved by now
+        _finish_saving(item, recordings, report)
         counts = _counts(item, recordings)
         if any(counts.values()):
             setattr(report, COUNTS_ATTR, counts)
@@ -254,7 +357,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if swallowed:  # a miss the test caught (or an SDK wrapped) still shows, once
             report.sections.append(("llama-vcr replay misses", "\n\n".join(swallowed)))
         recordings.misses.clear()
+    if recordings is not None and report.failed:
+        _mask_failure(report, _redactor(item.config))
     return report
+
+
+def _redactor(config: pytest.Config) -> Redactor:
+    canonicalizer = config.stash.get(CANONICALIZER_KEY, None)
+    return canonicalizer[0].redactor if canonicalizer is not None else Redactor.from_names()
+
+
+def _mask_failure(report: pytest.TestReport, redactor: Redactor) -> None:
+    """A vcr test's failure as pytest shows it (terminal, junit XML): every secret the redaction
+    policy knows masked, in the traceback's source lines, function arguments and messages."""
+    import dataclasses
+
+    redaction = redactor.redaction(mask=True)
+
+    def masked(value: Any, depth: int = 0) -> Any:
+        if isinstance(value, str):
+            return redaction.text(value)
+        if depth > 10:
+            return value
+        if isinstance(value, list):
+            value[:] = [masked(item, depth + 1) for item in value]
+        elif isinstance(value, tuple):
+            return tuple(masked(item, depth + 1) for item in value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for field in dataclasses.fields(value):
+                setattr(value, field.name, masked(getattr(value, field.name), depth + 1))
+        return value
+
+    report.longrepr = masked(report.longrepr)
 
 
 def _raised_misses(excinfo: pytest.ExceptionInfo[BaseException] | None) -> list[str]:
@@ -274,3 +408,64 @@ def _summarise(report: pytest.TestReport, message: str) -> None:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and hasattr(crash, "message"):
         crash.message = message.splitlines()[0]
+
+
+def _allowed_hosts(config: pytest.Config) -> AllowedHosts:
+    """``llama_vcr_allowed_hosts``, parsed once (``_network`` is imported at the first replay)."""
+    allowed = config.stash.get(NETWORK_KEY, None)
+    if allowed is None:
+        from ._network import AllowedHosts
+
+        try:
+            allowed = AllowedHosts.parse(config.getini("llama_vcr_allowed_hosts"))
+        except ValueError as exc:
+            raise pytest.UsageError(f"llama_vcr_allowed_hosts: {exc}") from None
+        config.stash[NETWORK_KEY] = allowed
+    return allowed
+
+
+@pytest.fixture(autouse=True)
+def _llama_vcr_replay_offline(request: pytest.FixtureRequest, vcr: Any) -> Generator[None, None, None]:
+    """A vcr test whose cassette is write-protected (it replays) cannot reach the network while it
+    runs, nor while the fixtures set up after this one run (see ``llama_vcr._network``)."""
+    if vcr is None or not getattr(vcr, "write_protected", False):
+        yield
+        return
+    config = request.config
+    if not config.getini("llama_vcr_block_network"):
+        yield
+        return
+    from ._network import NetworkPolicy, blocking
+
+    regexes = request.getfixturevalue("allowed_hosts") or ()  # pytest-recording's, if any
+    try:
+        allowed = _allowed_hosts(config).with_regexes([regexes] if isinstance(regexes, str) else regexes)
+    except ValueError as exc:
+        raise pytest.UsageError(f"allowed_hosts: {exc}") from None
+    mode = getattr(vcr.record_mode, "value", vcr.record_mode)
+    policy = request.node.stash[POLICY_KEY] = NetworkPolicy(allowed, request.node.nodeid, str(mode))
+    if not config.pluginmanager.has_plugin("llama_vcr.network"):
+        config.pluginmanager.register(NetworkReport(), "llama_vcr.network")
+    with blocking(policy):
+        yield
+
+
+class NetworkReport:
+    """A failed test's report gets a "llama-vcr network blocked" section for each refusal its
+    failure does not show (a client that swallowed the error, or retried and wrapped it)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        report = yield
+        policy: NetworkPolicy | None = item.stash.get(POLICY_KEY, None)
+        if policy is not None and policy.refused and report.failed:
+            from ._network import shown_in
+
+            shown = shown_in(call.excinfo.value if call.excinfo is not None else None)
+            hidden = [message for message in dict.fromkeys(policy.refused) if message not in shown]
+            if hidden:
+                report.sections.append(("llama-vcr network blocked", "\n\n".join(hidden)))
+            policy.refused.clear()
+        return report

@@ -59,11 +59,22 @@ class Recordings(Protocol):
 
     #: Messages of replay misses raised in the test, even those the test swallowed.
     misses: list[str]
-    #: Asked before saving: False keeps the previous recordings (a test that failed).
+    #: Asked before saving: False keeps the previous recordings (a test that did not pass).
     save_allowed: Callable[[], bool]
+    #: True: the cassette's save only keeps the new set of files; :meth:`commit` (writes it and
+    #: puts it in place) or :meth:`discard` decides once the test's teardown is over.
+    commit_later: bool
     #: Files the cassette's save wrote (new or changed) and removed (stale after a re-record).
     written: int
     removed: int
+
+    def commit(self) -> None:
+        """Replace the test's files by the saved set, all at once (a no-op if none is pending)."""
+        ...
+
+    def discard(self) -> None:
+        """Drop the saved set; the previous recordings stay (a no-op if none is pending)."""
+        ...
 
     def replayed(self) -> int:
         """How many loaded recordings the test replayed."""

@@ -1,8 +1,10 @@
 """The fossilizer: a vcrpy persister that keeps one JSON file per request in a per-test directory.
 
 vcrpy hands a persister a whole cassette; this one spreads it over files named by
-:class:`~llama_vcr._store.RecordingName`, writes only what changed (atomically), never copies
-interactions loaded from extra cassettes, and removes files that a re-record replaced.
+:class:`~llama_vcr._store.RecordingName` and replaces the test's set of files all at once
+(:func:`~llama_vcr._store.replace_recordings`): nothing changes if no file would, files loaded from
+extra cassettes are never copied, files a re-record replaced are removed, and files of other
+tests found in the directory are neither replayed nor removed.
 """
 
 from __future__ import annotations
@@ -20,19 +22,23 @@ from vcr.record_mode import RecordMode
 from vcr.serialize import deserialize
 
 from .._canonical import CanonicalRequest
-from .._errors import RecordingError, SecretRedactedWarning
+from .._errors import ForeignRecordingsWarning, RecordingError, SecretRedactedWarning
 from .._normalize import IdMap
 from .._report import miss_message
 from .._store import (
+    DEFAULT_MAX_FILE_SIZE,
     RecordingName,
     age_in_days,
     next_occurrence,
     place,
     read_document,
+    reading,
+    recorded_test_id,
     recording_dir,
     recording_files,
+    replace_recordings,
+    same_test,
     today,
-    write_atomically,
 )
 from ..format.codec import RecordingCodec
 from ..format.envelopes import check_type, envelope_types
@@ -52,6 +58,10 @@ class RecordingPersister:
     test_id: str | None = None
     extra_paths: Sequence[str] = ()
     rewrite: bool = False
+    #: The cassette root (``llama_vcr_cassette_dir``): symbolic links in recordings must stay inside it.
+    cassette_root: Path | None = None
+    #: The largest recording file read (``llama_vcr_max_file_size``).
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     ids: IdMap = field(default_factory=IdMap, init=False)
     _previous: set[Path] = field(default_factory=set, init=False)
     _directory: Path | None = field(default=None, init=False)
@@ -60,6 +70,14 @@ class RecordingPersister:
     _rerecording: bool = field(default=False, init=False)
     #: Called before saving; False keeps the previous recordings (the plugin: "the test passed").
     save_allowed: Callable[[], bool] = field(default=lambda: True, repr=False)
+    #: True: a save only keeps the new set of files; :meth:`commit` writes it and puts it in place
+    #: (the plugin commits once the test's teardown passed), :meth:`discard` drops it. False: a
+    #: save commits.
+    commit_later: bool = field(default=False, init=False)
+    #: Files of the test's own directory recorded by other tests (path, their ``test_id``).
+    foreign: list[tuple[Path, str]] = field(default_factory=list, init=False)
+    #: A saved set not yet committed: (directory, new files by name, names of files to drop).
+    _pending: tuple[Path, dict[str, str], set[str]] | None = field(default=None, init=False, repr=False)
     #: ``recorded_at`` of each file loaded from the test's own directory.
     recorded_dates: dict[Path, str | None] = field(default_factory=dict, init=False)
     #: Messages of the replay misses raised in this test (shown in its report even if swallowed).
@@ -84,8 +102,38 @@ class RecordingPersister:
 
     # -- loading ---------------------------------------------------------------------------------
 
+    def _foreign(self, recorded: object) -> bool:
+        """Whether a ``test_id`` read from a file of this test's directory names another test."""
+        if self.test_id is None or not isinstance(recorded, str) or not recorded:
+            return False  # (llama-stack's own files may have none)
+        return not same_test(recorded, self.test_id)
+
+    def _load_own(self, path: Path) -> tuple[Any, dict[str, Any]] | None:
+        """A file of the test's own directory, or None (noted in ``foreign``) if another test's."""
+        document = self._read(path)
+        if self._foreign(document.get("test_id")):
+            self.foreign.append((path, str(document["test_id"])))
+            return None
+        return self._decode(path, document)
+
     def _load_file(self, path: Path) -> tuple[Any, dict[str, Any]]:
-        document = read_document(path, self.codec)
+        return self._decode(path, self._read(path))
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        """A recording's document, read as untrusted input: a regular file inside the cassette root
+        (:meth:`_root_for`), no larger than ``max_file_size``, strict JSON."""
+        return read_document(path, self.codec, root=self._root_for(path), max_size=self.max_file_size)
+
+    def _root_for(self, path: Path) -> Path:
+        """Where a recording's symbolic links may lead: the cassette root if the file is below it,
+        else the test module's cassette directory if it is below that, else its own directory."""
+        where = os.path.abspath(path)
+        for root in (self.cassette_root, self._directory.parent if self._directory else None):
+            if root is not None and where.startswith(os.path.join(os.path.abspath(root), "")):
+                return root
+        return path.parent
+
+    def _decode(self, path: Path, document: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         for type_name in dict.fromkeys(envelope_types(document["response"].get("body"))):
             problem = check_type(type_name)
             if problem:
@@ -94,7 +142,7 @@ class RecordingPersister:
             request, response = self.codec.decode(document)
         except RecordingFormatError as exc:
             raise RecordingError(path, str(exc)) from exc
-        except (KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # decode checks what replay uses: never expected, never raw
             raise RecordingError(path, f"invalid recording ({type(exc).__name__}: {exc})") from exc
         response[SOURCE_KEY] = str(path)
         if path.parent == self._directory:
@@ -120,10 +168,24 @@ class RecordingPersister:
             return CombinedPersister(list(self.extra_paths)).load_cassette(cassette_path, serializer)
         directory = recording_dir(cassette_path)
         self._directory = directory
-        files = recording_files(directory)
-        self._previous = set(files)
-        self._taken = set() if self.rewrite else {path.name for path in files}
-        interactions = [] if self.rewrite else [self._load_file(path) for path in files]
+        interactions: list[tuple[Any, dict[str, Any]]] = []
+        with reading(directory):  # (a save a crash cut short is finished or undone first)
+            files = recording_files(directory)
+            for path in files:
+                if self.rewrite:  # nothing is replayed, but another test's files must be left alone
+                    recorded = recorded_test_id(path) if self.test_id is not None else None
+                    if self._foreign(recorded):
+                        self.foreign.append((path, str(recorded)))
+                else:
+                    loaded = self._load_own(path)
+                    if loaded is not None:
+                        interactions.append(loaded)
+        foreign = {path for path, _ in self.foreign}
+        self._previous = set(files) - foreign
+        self._taken = self._reserved() if self.rewrite else {path.name for path in files}
+        if self.foreign and self.test_id is not None:
+            warning = ForeignRecordingsWarning(directory, self.test_id, list(self.foreign))
+            warnings.warn(warning, stacklevel=2)
         for extra in self.extra_paths:
             interactions.extend(self._load_extra(Path(os.path.normpath(extra))))
         if not interactions:
@@ -140,7 +202,7 @@ class RecordingPersister:
             self._recording = True
             self._rerecording = cassette.record_mode == RecordMode.ALL
             if self._rerecording:
-                self._taken = set()  # "all" re-records every request: loaded files get replaced
+                self._taken = self._reserved()  # "all" re-records every request: files get replaced
         occurrence = next_occurrence(self.canonical(request).hash(self.test_id), self._taken)
         document = self.codec.encode(
             request, response, self.test_id, ids=self.ids, occurrence=occurrence, recorded_at=today()
@@ -155,7 +217,7 @@ class RecordingPersister:
             CombinedPersister(list(self.extra_paths)).save_cassette(cassette_path, cassette_dict, serializer)
             return
         if not self.save_allowed():
-            return  # the test failed while recording: its previous recordings stay as they were
+            return  # the test did not pass while recording: its previous recordings stay as they were
         directory = recording_dir(cassette_path)
         kept: set[Path] = set()
         new: list[dict[str, Any]] = []
@@ -166,17 +228,32 @@ class RecordingPersister:
                 new.append(document or serializer.encode(request, response, self.test_id, ids=self.ids))
             elif Path(source).parent == directory and not self._rerecording:
                 kept.add(Path(source))  # ("all" drops recordings the test did not request again)
-        taken = {path.name for path in kept}
+        taken = {path.name for path in kept} | self._reserved()
+        files: dict[str, str] = {}
         for document in new:
             name, text, leaked = place(document, serializer, taken)
             if leaked:
                 warnings.warn(SecretRedactedWarning(directory / name, leaked), stacklevel=2)
-            if write_atomically(directory / name, text):
-                self.written += 1
-        for stale in self._previous - kept:
-            if stale.name not in taken and stale.exists():
-                stale.unlink(missing_ok=True)
-                self.removed += 1
+            files[name] = text
+        self._pending = (directory, files, {path.name for path in self._previous - kept})
+        if not self.commit_later:
+            self.commit()
+
+    def commit(self) -> None:
+        """Replace the test's files by the saved set, all at once (a no-op if nothing is pending)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            written, removed = replace_recordings(*pending)
+            self.written += written
+            self.removed += removed
+
+    def discard(self) -> None:
+        """Drop the saved set: the directory keeps its previous files (a no-op if nothing is pending)."""
+        self._pending = None
+
+    def _reserved(self) -> set[str]:
+        """Names a new recording of this test must not take: other tests' files in its directory."""
+        return {path.name for path, _ in self.foreign}
 
     # -- diagnostics -----------------------------------------------------------------------------
 
@@ -218,4 +295,5 @@ class RecordingPersister:
             has_files=bool(recording_files(directory)),
             extra_paths=self.extra_paths,
             mode=str(getattr(cassette.record_mode, "value", cassette.record_mode)),
+            redactor=self.codec.redactor,
         )

@@ -112,13 +112,53 @@ def cassette_dir(given: str | None, config: ProjectConfig | None = None) -> Path
     return path
 
 
-def is_vcrpy_cassette(path: Path) -> bool:
-    """A plain vcrpy JSON cassette (a test that opted out with ``"serializer": "json"``)."""
+def is_vcrpy_cassette(path: Path, text: str | None = None) -> bool:
+    """A plain vcrpy JSON cassette (a test that opted out with ``"serializer": "json"``).
+
+    ``text``: the file's text, if read already. Otherwise it is read as a recording is (a FIFO or
+    a device is never opened, a huge file never read whole).
+    """
+    from .._errors import RecordingError
+    from .._store import read_recording_text
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = json.loads(read_recording_text(path) if text is None else text)
+    except (RecordingError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and isinstance(data.get("interactions"), list)
+
+
+#: Terminal control sequences: CSI (``ESC [`` or U+009B) ... final byte; OSC, DCS, SOS, PM, APC
+#: strings up to their terminator; other ``ESC`` sequences. Then every C0/C1 control but ``\n``
+#: and ``\t`` (and DEL), and lone surrogates (which cannot be printed).
+_CONTROL_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control sequences (ANSI escapes: colours, cursor moves,
+    window titles, hyperlinks) and other control characters, except newline and tab, removed;
+    lone surrogates replaced by U+FFFD. Recorded text is untrusted: it comes from a server, or
+    from a pull request."""
+    if text.isprintable() or not _CONTROL_CHARACTER.search(text):
+        return text
+    text = _CONTROL_SEQUENCE.sub("", text)
+    return _CONTROL_CHARACTER.sub(lambda m: "\ufffd" if "\ud800" <= m.group() <= "\udfff" else "", text)
+
+
+def printable_data(value: Any) -> Any:
+    """``value`` (JSON-like) with :func:`printable` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(key)): printable_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(item) for item in value]
+    return value
 
 
 def short_name(name: str) -> str:
@@ -188,20 +228,17 @@ def test_id_of(document: Mapping[str, Any]) -> str | None:
     return test_id if isinstance(test_id, str) and test_id else None
 
 
-def cassette_name(test_id: str) -> str:
-    """The per-test directory name pytest-recording derives for a node id (``Class.test[param]``)."""
-    _, _, rest = test_id.partition("::")
-    head, bracket, params = rest.partition("[")
-    parts = head.split("::")
-    name = parts[-1] + bracket + params
-    if len(parts) > 1:
-        name = f"{parts[-2]}.{name}"
-    for char in FORBIDDEN_IN_NAME:
-        name = name.replace(char, "-")
-    return name
+def cassette_name(test_id: str, *, legacy: bool = False) -> str:
+    """The per-test directory name llama-vcr derives for a node id (``Class.test[param]``, made
+    distinct where pytest-recording's rules would give two tests one name; see
+    ``llama_vcr._store.directory_name``). ``legacy``: pytest-recording's name, which
+    llama-vcr used for every test before and still reads where a test's recordings are there."""
+    from .._store import directory_name, legacy_directory_name
+
+    return legacy_directory_name(test_id) if legacy else directory_name(test_id)
 
 
-def directory_for_test(test_id: str) -> PurePosixPath:
+def directory_for_test(test_id: str, *, legacy: bool = False) -> PurePosixPath:
     """``<module path without .py>/<cassette name>``: where a test's recordings live in the cassette dir.
 
     Raises :class:`ValueError` for an id that is not ``path/to/module.py::name``.
@@ -213,7 +250,7 @@ def directory_for_test(test_id: str) -> PurePosixPath:
     if module_path.suffix == ".py":
         module_path = module_path.with_suffix("")
     parts = [part for part in module_path.parts if part not in ("/", ".", "..")]
-    return PurePosixPath(*parts, cassette_name(test_id))
+    return PurePosixPath(*parts, cassette_name(test_id, legacy=legacy))
 
 
 def display(path: Path) -> str:

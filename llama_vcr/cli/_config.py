@@ -15,13 +15,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._console import UsageError
+
+if TYPE_CHECKING:
+    from .._redact import Redactor
 
 #: The llama-vcr ini options the command line reads, and their defaults (as ``llama_vcr.plugin``).
 CASSETTE_DIR = "llama_vcr_cassette_dir"
 SECRET_ENV = "llama_vcr_secret_env"
+SECRET_ENV_PATTERNS = "llama_vcr_secret_env_patterns"
 REDACT = "llama_vcr_redact"
 DEFAULT_CASSETTE_DIR = "cassettes"
 
@@ -61,6 +65,22 @@ class ProjectConfig:
     @property
     def redact(self) -> tuple[str, ...]:
         return self.linelist(REDACT)
+
+    @property
+    def secret_env_patterns(self) -> tuple[str, ...] | None:
+        """``llama_vcr_secret_env_patterns``, or None when it is not set (the default applies)."""
+        return self.linelist(SECRET_ENV_PATTERNS) if SECRET_ENV_PATTERNS in self.options else None
+
+    def redactor(self, secret_env: tuple[str, ...] = ()) -> Redactor:
+        """The project's redaction policy (as the plugin builds it), with extra secret variables."""
+        from .._redact import DEFAULT_SECRET_ENV_PATTERNS, Redactor
+
+        patterns = self.secret_env_patterns
+        return Redactor.from_names(
+            self.redact,
+            secret_env=[*self.secret_env, *secret_env],
+            env_patterns=DEFAULT_SECRET_ENV_PATTERNS if patterns is None else patterns,
+        )
 
     def describe_cassette_dir(self) -> str:
         """Where the default cassette directory comes from, for messages."""

@@ -153,8 +153,7 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
             raise UsageError(f"--test-id: {exc}") from exc
     plan = _Plan()
     config = find_config()
-    secret_env = [*config.secret_env, *(args.secret_env or ())]
-    codec = RecordingCodec(Canonicalizer(Redactor.from_names(config.redact, secret_env=secret_env)))
+    codec = RecordingCodec(Canonicalizer(config.redactor(tuple(args.secret_env or ()))))
     for path in [src] if src.is_file() else _sources(src, dest):
         try:
             if _is_vcrpy(path):

@@ -23,6 +23,8 @@ from ._common import (
     human_size,
     is_vcrpy_cassette,
     iter_recordings,
+    printable,
+    printable_data,
     recorded_time,
     short_name,
     status_of,
@@ -82,23 +84,25 @@ def cmd_ls(args: argparse.Namespace, console: Console) -> int:
     unreadable = 0
     for path in iter_recordings([root]):
         try:
-            document = read_document(path, CODEC)
+            entries.append(entry(path, read_document(path, CODEC, root=root), root))
         except RecordingError as exc:
             if not is_vcrpy_cassette(path):  # plain vcrpy cassettes are not listed
-                console.error(f"{display(path)}: cannot read: {exc.problem}")
+                console.error(printable(f"{display(path)}: cannot read: {exc.problem}"))
                 unreadable += 1
-            continue
-        entries.append(entry(path, document, root))
+        except Exception as exc:  # a recording too odd to describe: reported, and the others listed
+            console.error(printable(f"{display(path)}: cannot list: {type(exc).__name__}: {exc}"))
+            unreadable += 1
     entries.sort(key=lambda entry: entry["test"])  # stable: replay order within a test
     status = EXIT_PROBLEMS if unreadable else EXIT_OK
     if args.json:
-        console.json(entries)
+        console.json(printable_data(entries))
         return status
     if not entries:
         console.print(f"no recordings under {display(root)}")
         return status
-    rows = [_row(e) for e in entries]
-    console.table(HEADER, rows, right=_RIGHT, flexible=_FLEXIBLE, groups=[e["test"] for e in entries])
+    rows = [[printable(cell) for cell in _row(e)] for e in entries]  # (recorded text: untrusted)
+    groups = [printable(e["test"]) for e in entries]
+    console.table(HEADER, rows, right=_RIGHT, flexible=_FLEXIBLE, groups=groups)
     tests = len({e["test"] for e in entries})
     total = human_size(sum(e["size"] for e in entries))
     console.print(console.style(f"{len(entries)} recordings, {tests} tests, {total}", "dim"))

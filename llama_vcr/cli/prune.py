@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -32,11 +34,54 @@ _SKIPPED = re.compile(r"^SKIPPED \[\d+\] (.+?):\d+: ")
 
 
 @dataclass(frozen=True)
+class ExtraCassette:
+    """An extra cassette a collected test names on its marker: ``@pytest.mark.vcr("path")``.
+
+    ``base`` is the directory a relative ``path`` is read from (the test's ``vcr_cassette_dir``),
+    None when a project's own ``vcr_cassette_dir`` fixture decides it (known only by running it).
+    """
+
+    test_id: str
+    path: str
+    base: str | None
+
+    def reads(self, recording: Path, root: Path) -> bool:
+        """Whether the test may read ``recording`` (a resolved path) through this extra cassette.
+
+        Without ``base``, a relative path is tried from llama-vcr's default directory for the
+        test's module (below ``root``), and matched by its end as well (``../test_x/test_y`` keeps
+        every recording in a ``test_x/test_y`` directory): keeping too much is harmless.
+        """
+        path = os.path.normpath(self.path)
+        targets: list[Path] = []
+        if os.path.isabs(path):
+            targets.append(Path(path))
+        elif self.base is not None:
+            targets.append(Path(os.path.normpath(os.path.join(self.base, path))))
+        else:
+            with_module = directory_for_test(self.test_id).parent / path
+            targets.append(Path(os.path.normpath(root.resolve() / with_module)))
+            tail = tuple(part for part in PurePosixPath(path.replace(os.sep, "/")).parts if part != "..")
+            if tail and any(where.parts[-len(tail) :] == tail for where in (recording, *recording.parents)):
+                return True
+        return any(
+            target == recording or target in recording.parents
+            for target in (target.resolve() for target in targets)
+        )
+
+
+@dataclass(frozen=True)
 class Collection:
-    """What pytest collected: node ids, and the paths of modules (or conftests) it skipped."""
+    """What pytest collected: node ids, the paths of modules (or conftests) it skipped, and the
+    extra cassettes the collected tests name on their markers."""
 
     node_ids: frozenset[str]
     skipped: tuple[str, ...]
+    extras: tuple[ExtraCassette, ...] = ()
+
+    def read_as_extra(self, recording: Path, root: Path) -> bool:
+        """Whether a collected test reads ``recording`` (resolved) through an extra cassette."""
+        return any(extra.reads(recording, root) for extra in self.extras)
 
     def protects(self, test_id: str | None, directory: Path) -> bool:
         """Whether a recording belongs to a module pytest skipped while collecting (so keep it)."""
@@ -57,8 +102,11 @@ def collect_node_ids(rootdir: Path | None) -> Collection:
     ``--verbosity=-1`` is ``-q`` pinned, so an ``addopts`` with ``-q`` or ``-v`` cannot change
     the output; the ids are checked against pytest's own count, and a deselection refused.
     ``-rs`` lists modules skipped while collecting (``pytest.importorskip``): their tests are
-    missing from the ids, so their recordings must be kept.
+    missing from the ids, so their recordings must be kept. The extra cassettes tests name on
+    their markers come from a plugin loaded into that run (:mod:`llama_vcr.cli._prune_collect`).
     """
+    from ._prune_collect import EXTRAS_ENV
+
     command = [
         sys.executable,
         "-m",
@@ -68,10 +116,16 @@ def collect_node_ids(rootdir: Path | None) -> Collection:
         "-rs",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "llama_vcr.cli._prune_collect",
     ]
     if rootdir is not None:
         command.append(f"--rootdir={rootdir.resolve()}")
-    result = subprocess.run(command, cwd=rootdir, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory(prefix="llama-vcr-prune-") as scratch:
+        extras_file = Path(scratch) / "extras.json"
+        env = {**os.environ, EXTRAS_ENV: str(extras_file)}
+        result = subprocess.run(command, cwd=rootdir, capture_output=True, text=True, check=False, env=env)
+        extras_text = extras_file.read_text(encoding="utf-8") if extras_file.is_file() else None
     where = display(rootdir) if rootdir else "the current directory"
     if result.returncode == 5:
         raise UsageError(f"pytest collected no tests in {where}; not pruning (is --rootdir right?)")
@@ -94,7 +148,14 @@ def collect_node_ids(rootdir: Path | None) -> Collection:
     if not counts or int(counts[-1].group(1)) != len(node_ids):
         raise UsageError(f"cannot read pytest's list of tests in {where}; not pruning")
     skipped = tuple(dict.fromkeys(match.group(1) for line in rest if (match := _SKIPPED.match(line))))
-    return Collection(frozenset(node_ids), skipped)
+    if extras_text is None:
+        raise UsageError(f"cannot learn which extra cassettes the tests in {where} read; not pruning")
+    extras = tuple(
+        ExtraCassette(str(entry["test"]), str(path), entry.get("base"))
+        for entry in json.loads(extras_text)
+        for path in entry["paths"]
+    )
+    return Collection(frozenset(node_ids), skipped, extras)
 
 
 def _suffix_match(directory: Path, candidates: set[tuple[str, ...]], depths: set[int]) -> bool:
@@ -122,10 +183,14 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"no such directory: {rootdir}")
     collection = collect_node_ids(rootdir)
     node_ids = collection.node_ids
-    expected = {directory_for_test(node_id).parts for node_id in node_ids}
+    # a test's directory, or the one pytest-recording's name gives it (llama-vcr still reads it)
+    expected = {
+        directory_for_test(node_id, legacy=legacy).parts for node_id in node_ids for legacy in (False, True)
+    }
     depths = {len(parts) for parts in expected}
     orphans: list[tuple[Path, str | None]] = []
     protected: list[Path] = []
+    read_as_extra: list[Path] = []
     unreadable: list[tuple[Path, str]] = []
     for path in iter_recordings([root]):
         try:
@@ -139,6 +204,9 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
             continue
         if collection.protects(test_id, path.parent.resolve()):
             protected.append(path)
+            continue
+        if collection.read_as_extra(path.resolve(), root):
+            read_as_extra.append(path)
             continue
         orphans.append((path, test_id))
     removed: list[Path] = []
@@ -156,6 +224,7 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
                 "removed_directories": [display(p) for p in removed],
                 "skipped_modules": list(collection.skipped),
                 "kept_for_skipped_modules": [display(p) for p in protected],
+                "kept_as_extra_cassettes": [display(p) for p in read_as_extra],
             }
         )
     else:
@@ -171,6 +240,11 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
             modules = ", ".join(collection.skipped)
             console.print(
                 f"kept {len(protected)} recording(s) of modules pytest skipped while collecting: {modules}"
+            )
+        if read_as_extra:
+            console.print(
+                f"kept {len(read_as_extra)} recording(s) that collected tests read as extra cassettes "
+                "(@pytest.mark.vcr(...))"
             )
         summary = f"{len(orphans)} recording(s) of tests pytest no longer collects"
         summary += f" ({len(node_ids)} tests collected)"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import RecordingError
+from .._redact import Redactor
 from .._store import read_document, recording_files
 from ..format.codec import CODEC
 from ._common import (
@@ -29,10 +30,13 @@ from ._common import (
     directory_for_test,
     display,
     iter_recordings,
+    printable,
+    printable_data,
     request_body,
     status_of,
     test_id_of,
 )
+from ._config import find_config
 from .transcript import reply_of, request_messages
 
 #: A short hash as ``ls`` prints it (``…`` optional), an occurrence (``-2``) or a llama-stack suffix.
@@ -157,7 +161,7 @@ def _of_test(node_id: str, root: Path) -> list[Path]:
         return found
     for path in iter_recordings([root]):
         try:
-            test_id = test_id_of(read_document(path, CODEC))
+            test_id = test_id_of(read_document(path, CODEC, root=root))
         except RecordingError:
             continue
         if test_id == node_id or (test_id or "").startswith((node_id + "[", node_id + "::")):
@@ -185,20 +189,37 @@ def find_recordings(target: str, directory: str | None) -> tuple[list[Path], boo
     raise UsageError(f"no such file: {path}")
 
 
+def _redactor() -> Redactor:
+    """The project's redaction policy: ``show`` masks every secret it knows (``sk-pro…``)."""
+    try:
+        return find_config().redactor()
+    except UsageError:  # an unreadable configuration: the default policy still masks
+        return Redactor.from_names()
+
+
+def _failure(exc: Exception) -> str:
+    return f"cannot show it ({type(exc).__name__}: {exc})"
+
+
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
     paths, of_test = find_recordings(args.target, args.dir)
+    # a recording found in the cassette directory is read only from within it; one named, from its own
+    root = None if Path(args.target).is_file() else cassette_dir(args.dir)
+    redactor = _redactor()
     shown: list[dict[str, Any]] = []
     unreadable = 0
     for index, path in enumerate(paths, 1):
         try:
-            document = read_document(path, CODEC)
-        except RecordingError as exc:
+            document = read_document(path, CODEC, root=root)
+            # recorded text is untrusted: terminal control sequences never reach the terminal
+            data = printable_data(redactor.mask_value(transcript(path, document)))
+        except Exception as exc:  # unreadable, or too malformed to show: reported, the others shown
+            problem = redactor.mask(exc.problem if isinstance(exc, RecordingError) else _failure(exc))
             if not of_test:
-                raise UsageError(f"cannot read {display(path)}: {exc.problem}") from exc
-            console.error(f"{display(path)}: cannot read: {exc.problem}")
+                raise UsageError(printable(f"cannot read {display(path)}: {problem}")) from exc
+            console.error(printable(f"{display(path)}: cannot read: {problem}"))
             unreadable += 1
             continue
-        data = transcript(path, document)
         shown.append(data)
         if args.json:
             continue

@@ -1,5 +1,10 @@
 """``llama-vcr verify``: schema, file name, envelope revival and a secret scan for every recording.
 
+The secret scan flags what the redaction policy (``llama_vcr._redact``) would have hidden: stored
+secret headers, unredacted secret query values and secret-named fields, secret environment
+values, and secret-shaped values (the policy's ``SECRET_SHAPES`` plus the regex detectors of
+detect-secrets, imported only here). Every message is masked by the same policy before printing.
+
 A *problem* fails the run (exit 1); a *note* is printed but does not: a llama-stack legacy name
 whose legacy hash matches, a request layout whose name cannot be re-derived, an envelope type
 whose package is not installed or whose data only revives via ``model_construct``, a plain
@@ -9,12 +14,13 @@ vcrpy cassette. See ``docs/cli.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,10 +29,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .._canonical import endpoint_of, request_hash
 from .._errors import RecordingError
-from .._redact import REDACTED, SECRET_HEADERS, SECRET_QUERY_NAMES, Redactor
-from .._store import read_document, recording_name
+from .._redact import (
+    AMBIGUOUS,
+    REDACTED,
+    SECRET,
+    SECRET_HEADERS,
+    SECRET_QUERY_NAMES,
+    Redactor,
+    credential_like,
+    find_shapes,
+    mask,
+)
+from .._store import document_of, read_recording_text, recording_name
 from ..format.codec import CODEC
 from ..format.envelopes import DATA_KEY, TYPE_KEY, UnknownTypeError, check_type, import_type, revive
+from ..format.llama_stack import NotReplayableError
+from ..format.wire import RecordingFormatError
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -35,15 +53,38 @@ from ._common import (
     display,
     is_vcrpy_cassette,
     iter_recordings,
+    printable,
 )
 from ._config import find_config
 from ._console import annotation
 
-_SECRET_PATTERNS = (
-    ("an OpenAI/Anthropic-style API key", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}")),
-    ("a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE)),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+#: detect-secrets plugins ``verify`` runs: its regex detectors (not the entropy and keyword ones,
+#: which flag every id and hash a recording holds).
+DETECT_SECRETS_PLUGINS = (
+    "AWSKeyDetector",
+    "ArtifactoryDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "JwtTokenDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PrivateKeyDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
 )
+#: A text -> ``(label, secret value)`` of what a detector found in it.
+Detector = Callable[[str], list[tuple[str, str]]]
+_detector: Detector | None = None
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>\\]+")
 _HASH_NAME = re.compile(r"^([0-9a-f]{64})(?:-(\d+))?\.json$")
 _MODELS_NAME = re.compile(r"^models-([0-9a-f]{64})-[0-9a-f]{8}\.json$")
 _LEGACY_NAME = re.compile(r"^(?:models-)?([0-9a-f]{12})(?:-[0-9a-f]{8})?\.json$")
@@ -190,8 +231,70 @@ def check_revival(document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]
         yield kind, message + (f" (x{count})" if count > 1 else ""), is_problem
 
 
-def _mask(secret: str) -> str:
-    return secret[:6] + "…" if len(secret) > 10 else "…"
+@contextlib.contextmanager
+def secret_detector() -> Iterator[Detector]:
+    """detect-secrets' regex detectors (:data:`DETECT_SECRETS_PLUGINS`), set up once for a run;
+    ``check_secrets`` uses them inside this context. Without detect-secrets, it finds nothing."""
+    global _detector
+    try:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.core.scan import scan_line
+        from detect_secrets.settings import transient_settings
+    except ImportError:  # pragma: no cover - a dependency; the policy's own shapes still apply
+        yield lambda text: []
+        return
+    classes: dict[str, type] = get_mapping_from_secret_type_to_class()
+    available = {plugin.__name__ for plugin in classes.values()}
+    plugins = [{"name": name} for name in DETECT_SECRETS_PLUGINS if name in available]
+
+    def detect(text: str) -> list[tuple[str, str]]:
+        return [(_article(s.type), str(s.secret_value)) for s in scan_line(text) if s.secret_value]
+
+    previous = _detector
+    with transient_settings({"plugins_used": plugins}):
+        _detector = detect
+        try:
+            yield detect
+        finally:
+            _detector = previous
+
+
+def _article(kind: str) -> str:
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind} (detect-secrets)"
+
+
+def _secret_fields(value: Any, redactor: Redactor, where: str) -> Iterator[str]:
+    """JSON paths of secret-named fields and secret URL query values that hold an unredacted value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}"
+            kind = redactor.field_kind(str(key))
+            if kind == SECRET and _holds_value(item):
+                yield path
+            elif kind == AMBIGUOUS and isinstance(item, str) and credential_like(item):
+                if not (str(key).lower() == "token" and "logprob" in value):
+                    yield path
+            else:
+                yield from _secret_fields(item, redactor, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_fields(item, redactor, f"{where}[{index}]")
+    elif isinstance(value, str) and "://" in value:
+        for url in _URL.findall(value):
+            for name, item in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+                secret = redactor.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
+                if secret and item and item != REDACTED:
+                    yield f"{where} (a URL's {name!r})"
+
+
+def _holds_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value) and value != REDACTED
+    if isinstance(value, dict):
+        return any(_holds_value(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_value(item) for item in value)
+    return False
 
 
 def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redactor) -> Iterator[str]:
@@ -213,45 +316,96 @@ def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redac
                 secret = redactor.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
                 if secret and value and value != REDACTED:
                     yield f"secret: URL query parameter {name!r} is not redacted"
-    seen: set[str] = set()
-    for label, pattern in _SECRET_PATTERNS:
-        for match in pattern.finditer(text):
-            found = match.group(0)
-            if found in seen or REDACTED in found or not any(c.isdigit() for c in found):
-                continue
-            seen.add(found)
-            line = text.count("\n", 0, match.start()) + 1
-            yield f"secret: line {line} has what looks like {label} ({_mask(found)})"
+        for part, body in (("request", request.get("body")), ("response", document["response"].get("body"))):
+            for where in dict.fromkeys(_secret_fields(body, redactor, "$")):
+                yield f"secret: {part} body field {where} is not redacted"
+    seen: set[tuple[str, str]] = set()
+    shown: list[str] = []
+    for label, match in find_shapes(text):
+        found = match.group(0)
+        if (label, found) in seen:
+            continue
+        seen.add((label, found))
+        shown.append(found)
+        line = text.count("\n", 0, match.start()) + 1
+        yield f"secret: line {line} has what looks like {label} ({mask(found)})"
+    if _detector is not None:
+        detected = _detector(text)
+    else:
+        with secret_detector() as detect:
+            detected = detect(text)
+    for label, found in detected:
+        if any(found in other or other in found for other in shown):
+            continue  # (the policy's own shapes named it already)
+        shown.append(found)
+        line = text.count("\n", 0, max(text.find(found), 0)) + 1
+        yield f"secret: line {line} has what looks like {label} ({mask(found)})"
     for name in redactor.scrub(text)[1]:  # the values the persister scrubs before writing
         yield f"secret: contains the value of ${name}"
 
 
-def verify_file(path: Path, redactor: Redactor) -> list[Finding]:
+def check_load(document: Mapping[str, Any]) -> Iterator[str]:
+    """What loading the recording in a test would refuse beyond the schema (``format.validate``:
+    base64, URLs, header values, stream framing, SDK objects). Files that are no HTTP exchange
+    (llama-stack tool-runtime calls) pass: the schema check reports their layout."""
+    try:
+        CODEC.decode(document)
+    except RecordingFormatError as exc:
+        if not isinstance(exc.__cause__, NotReplayableError):
+            yield f"does not load: {exc}"
+
+
+def _checked(shown: str, what: str, check: Callable[[], list[Finding]]) -> list[Finding]:
+    """``check()``'s findings; a check that fails on a malformed file is reported, never raised."""
+    try:
+        return check()
+    except Exception as exc:
+        return [Finding(shown, "unchecked", f"{what} not checked: {type(exc).__name__}: {exc}")]
+
+
+def verify_file(path: Path, redactor: Redactor, root: Path | None = None) -> list[Finding]:
+    """Every finding about one file, read as a test reads it (a regular file within ``root``,
+    default its own directory, of bounded size); a check a malformed file breaks is a finding too."""
     shown = display(path)
     findings: list[Finding] = []
+    text: str | None = None
+    document: dict[str, Any] | None = None
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = None
-    try:
-        document: dict[str, Any] | None = read_document(path, CODEC)
+        text = read_recording_text(path, root=root)
+        document = document_of(path, text, CODEC)
     except RecordingError as exc:
-        if is_vcrpy_cassette(path):
+        if text is not None and is_vcrpy_cassette(path, text):
             findings.append(Finding(shown, "vcrpy-cassette", "a plain vcrpy cassette, not checked", False))
         else:
             findings.append(Finding(shown, "unreadable", f"unreadable: {exc.problem}"))
-        document = None
     if document is not None:
-        findings += [Finding(shown, "schema", message) for message in check_schema(document)]
-        try:
-            names = list(check_name(path.name, document))
-        except (KeyError, TypeError, AttributeError) as exc:  # a request too malformed to hash
-            names = [("name-unchecked", f"name not checked: {type(exc).__name__}: {exc}", False)]
-        findings += [Finding(shown, kind, msg, problem) for kind, msg, problem in names]
-        findings += [Finding(shown, kind, msg, problem) for kind, msg, problem in check_revival(document)]
+        doc = document
+        findings += _checked(
+            shown, "schema", lambda: [Finding(shown, "schema", m) for m in check_schema(doc)]
+        )
+
+        def names() -> list[Finding]:
+            try:
+                found = list(check_name(path.name, doc))
+            except (KeyError, TypeError, AttributeError) as exc:  # a request too malformed to hash
+                found = [("name-unchecked", f"name not checked: {type(exc).__name__}: {exc}", False)]
+            return [Finding(shown, kind, msg, problem) for kind, msg, problem in found]
+
+        findings += _checked(shown, "name", names)
+        findings += _checked(
+            shown, "revival", lambda: [Finding(shown, *found) for found in check_revival(doc)]
+        )
+        if not any(f.kind == "schema" for f in findings):  # (else the schema said what is wrong)
+            findings += _checked(shown, "load", lambda: [Finding(shown, "load", m) for m in check_load(doc)])
     if text is not None:
-        findings += [Finding(shown, "secret", message) for message in check_secrets(text, document, redactor)]
-    return findings
+        scanned = text
+        findings += _checked(
+            shown,
+            "secret scan",
+            lambda: [Finding(shown, "secret", m) for m in check_secrets(scanned, document, redactor)],
+        )
+    # nothing verify prints holds a secret (a schema error quotes the value it rejects)
+    return [replace(f, path=redactor.mask(f.path), message=redactor.mask(f.message)) for f in findings]
 
 
 _SECRET_LINE = re.compile(r"^secret: line (\d+) ")
@@ -271,9 +425,14 @@ def github_annotation(finding: Finding) -> str:
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     config = find_config()
-    paths = iter_recordings([Path(p) for p in args.paths] or [cassette_dir(None, config)])
-    redactor = Redactor.from_names(config.redact, secret_env=[*config.secret_env, *(args.secret_env or ())])
-    findings = [finding for path in paths for finding in verify_file(path, redactor)]
+    given = [Path(p) for p in args.paths] or [cassette_dir(None, config)]
+    # a recording's symbolic links must stay within the directory it was found in
+    roots = {path: arg if arg.is_dir() else path.parent for arg in given for path in iter_recordings([arg])}
+    paths = list(roots)
+    redactor = config.redactor(tuple(args.secret_env or ()))
+    with secret_detector():
+        findings = [finding for path in paths for finding in verify_file(path, redactor, roots[path])]
+    findings = [replace(f, path=printable(f.path), message=printable(f.message)) for f in findings]
     problems = [f for f in findings if f.problem]
     notes = [f for f in findings if not f.problem]
     counts = Counter(f.kind for f in findings)

@@ -19,11 +19,13 @@ from typing import Any, cast
 from vcr.request import Request
 
 from .. import providers as _providers
-from .._canonical import DEFAULT_CANONICALIZER, Canonicalizer
+from .._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of
 from .._normalize import NAMING_ENDPOINTS, REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
 from .._redact import SDK_ATTR, Redactor, sdk_of
 from .envelopes import REGISTRY, TypeRegistry
 from .llama_stack import NotReplayableError, from_llama_stack
+from .validate import check_recording, check_replay
+from .validate import parse as parse_strict
 from .wire import (
     BYTES_KEY,
     LINE_BREAK,
@@ -108,6 +110,13 @@ class StoredRequest(Request):
 # --- the codec ---------------------------------------------------------------------------------------
 
 
+class EncodedDocument(dict):  # type: ignore[type-arg]
+    """A document :meth:`RecordingCodec.encode` made; ``scrubbed`` names the secret environment
+    variables whose values redaction hid in it (``_store.place`` warns about them)."""
+
+    scrubbed: list[str] = []  # noqa: RUF012 - set per instance by encode
+
+
 def _header_value(values: Any) -> Any:
     if isinstance(values, (list, tuple)):
         return values[0] if len(values) == 1 else list(values)
@@ -131,7 +140,10 @@ class RecordingCodec:
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
     def deserialize(self, text: str) -> dict[str, Any]:
-        document = json.loads(text)
+        """A recording's document from its text: strict JSON (no duplicate keys, ``NaN``, or nesting
+        beyond ``validate.MAX_DEPTH``) with a ``request`` and a ``response`` object. Raises
+        :class:`RecordingFormatError`; the fields are checked by :meth:`decode`."""
+        document = parse_strict(text)
         if not isinstance(document, dict) or not isinstance(document.get("request"), dict):
             raise RecordingFormatError("not a recording: no 'request' object")
         if not isinstance(document.get("response"), dict):
@@ -184,7 +196,12 @@ class RecordingCodec:
             if not is_marked(value):
                 value = encode_json(value, rule)
             stored = {"body": value, "is_streaming": False}
-        kept = {name: value for name, value in headers.items() if name in KEPT_RESPONSE_HEADERS}
+        # the policy that redacted the request (before matching) hides the same secrets here
+        redaction = self.redactor.redaction(canonical.secrets)
+        stored["body"] = redaction.value(stored["body"])
+        kept = redaction.value(
+            {name: value for name, value in headers.items() if name in KEPT_RESPONSE_HEADERS}
+        )
         base = stable_base(canonical.hash(test_id), occurrence)
         sent = request_strings(canonical.body, canonical.endpoint) | {v for _, v in canonical.query}
         stored["body"] = self.normalizer.response(
@@ -196,7 +213,7 @@ class RecordingCodec:
         for name in REQUEST_ID_HEADERS:
             if name in kept:
                 kept[name] = f"req_{base}"
-        document: dict[str, Any] = {"test_id": test_id}
+        document = EncodedDocument(test_id=test_id)
         if occurrence > 1:
             document["occurrence"] = occurrence
         if recorded_at:
@@ -208,22 +225,47 @@ class RecordingCodec:
             "request": {
                 "method": canonical.method,
                 "url": canonical.url,
-                "headers": without_boundary(self.redactor.headers(request.headers)),
+                "headers": redaction.value(without_boundary(self.redactor.headers(request.headers))),
                 "body": canonical.body,
                 "endpoint": canonical.endpoint,
                 "model": canonical.model,
             },
             "response": {**stored, "status": status, "headers": kept},
         }
+        document.scrubbed = list(dict.fromkeys([*canonical.scrubbed, *redaction.found]))
         return document
 
     def decode(self, document: Mapping[str, Any]) -> tuple[Request, dict[str, Any]]:
-        """The vcrpy ``(Request, response)`` pair a document replays as."""
+        """The vcrpy ``(Request, response)`` pair a document replays as.
+
+        Everything replay will use is checked here (``validate``), including what the lazily built
+        wire bytes need: a corrupt document raises :class:`RecordingFormatError` naming the field.
+        """
+        check_recording(document)
         try:
             document = from_llama_stack(dict(document))
         except NotReplayableError as exc:
             raise RecordingFormatError(str(exc)) from exc
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise RecordingFormatError(
+                f"an unexpected llama-stack layout ({type(exc).__name__}: {exc})"
+            ) from exc
         req = document["request"]
+        url: str = req["url"]
+        resp = document["response"]
+        headers = {
+            name: value if isinstance(value, list) else [value]
+            for name, value in (resp.get("headers") or {}).items()
+        }
+        content_type = str((headers.get("content-type") or [""])[0])
+        streaming = resp.get("is_streaming") is True
+        ndjson = streaming and (
+            "ndjson" in content_type or (not content_type and _providers.NDJSON_PATHS.search(url) is not None)
+        )
+        status = resp.get("status", 200)
+        rule = self.registry.rule_for(req["method"], endpoint_of(url)) if status in range(100, 400) else None
+        typed = rule is not None and bool(rule.chunk if streaming else rule.body or rule.items)
+        check_replay(document, ndjson=ndjson, typed=typed)
         raw = req.get("body")
         if raw is None:
             body = None
@@ -233,32 +275,18 @@ class RecordingCodec:
             body = base64.b64decode(raw[BYTES_KEY])
         else:
             body = dump_json(raw)
-        url = req["url"]
         request = Request(req["method"], url, body, dict(req.get("headers") or {}))
-        resp = document["response"]
-        headers = {
-            name: value if isinstance(value, list) else [value]
-            for name, value in (resp.get("headers") or {}).items()
-        }
-        if "body" not in resp or not isinstance(resp.get("is_streaming"), bool):
-            raise RecordingFormatError("'response' needs 'body' and a boolean 'is_streaming'")
         stored = resp["body"]
-        if resp["is_streaming"] and not isinstance(stored, list):
-            raise RecordingFormatError("a streaming response's 'body' must be a list of chunks")
-        content_type = str((headers.get("content-type") or [""])[0])
-        if resp.get("is_streaming") and (
-            "ndjson" in content_type or (not content_type and _providers.NDJSON_PATHS.search(url))
-        ):
-            body_of = functools.partial(ndjson_bytes, stored or [])
+        if ndjson:
+            body_of = functools.partial(ndjson_bytes, stored)
             headers.setdefault("content-type", ["application/x-ndjson"])
-        elif resp.get("is_streaming"):
-            done = bool(resp.get("sse_done", True))
-            body_of = functools.partial(stream_bytes, stored or [], done)
+        elif streaming:
+            done = resp.get("sse_done", True)
+            body_of = functools.partial(stream_bytes, stored, done)
             headers.setdefault("content-type", ["text/event-stream; charset=utf-8"])
         else:
             body_of = functools.partial(body_bytes, stored)
             headers.setdefault("content-type", ["application/json"])
-        status = int(resp.get("status", 200))
         return StoredRequest.of(request), StoredResponse(
             status={"code": status, "message": ""}, headers=headers, body=LazyBody(body_of)
         )

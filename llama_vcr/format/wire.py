@@ -27,6 +27,7 @@ SSE_DONE = "[DONE]"
 #: The line breaks of SSE and NDJSON framing; not str.splitlines(), which also breaks on U+2028,
 #: U+2029 and U+0085, all legal unescaped inside JSON strings.
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 
 
 class RecordingFormatError(ValueError):
@@ -159,10 +160,17 @@ _C_ENCODER = (
 
 
 def dump_json(value: Any) -> bytes:
+    """Compact JSON bytes (UTF-8). A lone surrogate (``"\\ud800"`` in a file) has no UTF-8 form: the
+    JSON is then written with ``\\uXXXX`` escapes, as the server that sent it must have."""
     if _C_ENCODER is not None and isinstance(value, (dict, list)):
         chunks: tuple[str, ...] = _C_ENCODER(value, 0)
-        return "".join(chunks).encode("utf-8")
-    return _WIRE_ENCODER.encode(value).encode("utf-8")
+        text = "".join(chunks)
+    else:
+        text = _WIRE_ENCODER.encode(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def body_bytes(value: Any) -> bytes:
@@ -183,11 +191,18 @@ def body_bytes(value: Any) -> bytes:
 
 
 def stream_bytes(chunks: list[Any], done: bool) -> bytes:
+    """Server-Sent Events of stored chunks (checked at load by ``validate.check_replay``). Text that
+    spans lines (an event whose ``data:`` lines were joined) is written as one ``data:`` line each."""
     out = bytearray()
     for chunk in chunks:
         if isinstance(chunk, dict) and chunk.get(EVENT_KEY) is not None:
             out += b"event: " + chunk[EVENT_KEY].encode("utf-8") + b"\n"
-        data = body_bytes(chunk) if is_marked(chunk) else dump_json(unwrap(chunk))
+        if is_marked(chunk):
+            data = body_bytes(chunk)
+            if b"\n" in data or b"\r" in data:
+                data = b"\ndata: ".join(_LINE_BREAK_BYTES.split(data))
+        else:
+            data = dump_json(unwrap(chunk))  # (JSON text has no line breaks: they are escaped)
         out += b"data: " + data + b"\n\n"
     if done:
         out += b"data: [DONE]\n\n"

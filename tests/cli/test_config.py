@@ -116,7 +116,7 @@ def project(tmp_path: Path) -> Path:
     """A project whose recordings live in ``recs/`` (configured in pyproject.toml), run from below."""
     root = tmp_path / "project"
     shutil.copytree(CASSETTES, root / "recs")
-    ini = '[tool.pytest.ini_options]\nllama_vcr_cassette_dir = "recs"\nllama_vcr_secret_env = ["MY_TOKEN"]\n'
+    ini = '[tool.pytest.ini_options]\nllama_vcr_cassette_dir = "recs"\nllama_vcr_secret_env = ["MY_TENANT"]\n'
     write(root / "pyproject.toml", ini)
     (root / "src" / "pkg").mkdir(parents=True)
     return root
@@ -152,15 +152,21 @@ def test_verify_and_convert_use_the_configured_secret_env(project: Path) -> None
     document["response"]["body"][0]["__data__"]["system_fingerprint"] = value  # the name still derives
     recording.write_text(json.dumps(document, indent=2), encoding="utf-8")
     here = project / "src" / "pkg"
-    found = cli("verify", cwd=here, MY_TOKEN=value)
-    assert found.returncode == 1 and "secret: contains the value of $MY_TOKEN" in found.stdout
-    assert cli("verify", project / "recs", cwd=project.parent, MY_TOKEN=value).returncode == 0  # no config
+    found = cli("verify", cwd=here, MY_TENANT=value)
+    assert found.returncode == 1 and "secret: contains the value of $MY_TENANT" in found.stdout
+    assert cli("verify", project / "recs", cwd=project.parent, MY_TENANT=value).returncode == 0  # no config
+    # a variable named like a secret (llama_vcr_secret_env_patterns' default) needs no configuration
+    named = cli("verify", project / "recs", cwd=project.parent, MY_TENANT_TOKEN=value)
+    assert named.returncode == 1 and "secret: contains the value of $MY_TENANT_TOKEN" in named.stdout
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as file:
+        file.write("llama_vcr_secret_env_patterns = []\n")  # the opt-out
+    assert cli("verify", cwd=here, MY_TENANT_TOKEN=value).returncode == 0
 
-    converted = cli("convert", project / "recs", project / "out", cwd=here, MY_TOKEN=value)
+    converted = cli("convert", project / "recs", project / "out", cwd=here, MY_TENANT=value)
     assert converted.returncode == 0
-    assert "the value of $MY_TOKEN was replaced by REDACTED" in converted.stderr
+    assert "the value of $MY_TENANT was replaced by REDACTED" in converted.stderr
     assert not any(value in path.read_text() for path in (project / "out").rglob("*.json"))
-    assert cli("verify", project / "out", cwd=here, MY_TOKEN=value).returncode == 0
+    assert cli("verify", project / "out", cwd=here, MY_TENANT=value).returncode == 0
 
 
 def test_verify_uses_the_configured_redact_names(project: Path) -> None:

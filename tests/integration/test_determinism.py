@@ -122,7 +122,7 @@ def run(project: pytest.Pytester, mode: str, base_url: str | None = None) -> pyt
     with pytest.MonkeyPatch.context() as mp:
         if base_url:
             mp.setenv("LLAMA_VCR_TEST_BASE_URL", base_url)
-        return project.runpytest_subprocess("-p", "no:cacheprovider", f"--record-mode={mode}")
+        return project.runpytest("-p", "no:cacheprovider", f"--record-mode={mode}")
 
 
 def test_rerecording_against_fresh_ids_leaves_a_byte_identical_tree(project: pytest.Pytester) -> None:

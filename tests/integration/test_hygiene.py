@@ -41,7 +41,7 @@ def run(project: pytest.Pytester, mode: str, *args: str, base: str = "", **env: 
         for name, value in {"LLAMA_VCR_TEST_BASE_URL": base, **env}.items():
             if value:
                 mp.setenv(name, value)
-        return project.runpytest_subprocess("-p", "no:cacheprovider", f"--record-mode={mode}", *args)
+        return project.runpytest("-p", "no:cacheprovider", f"--record-mode={mode}", *args)
 
 
 def files(project: pytest.Pytester) -> list[Path]:

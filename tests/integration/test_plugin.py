@@ -112,11 +112,11 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 def record(project: pytest.Pytester, server: FakeProviderServer, *args: str) -> pytest.RunResult:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLAMA_VCR_TEST_BASE_URL", server.base_url)
-        return project.runpytest_subprocess("-p", "no:cacheprovider", *args)
+        return project.runpytest("-p", "no:cacheprovider", *args)
 
 
 def replay(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess("-p", "no:cacheprovider", "--record-mode=none", *args)
+    return project.runpytest("-p", "no:cacheprovider", "--record-mode=none", *args)
 
 
 def outputs(project: pytest.Pytester) -> dict[str, Any]:
