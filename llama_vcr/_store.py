@@ -382,7 +382,7 @@ def recorded_test_id(path: Path) -> str | None:
     """The ``test_id`` a recording file names, or None (none recorded, or not a readable recording)."""
     try:
         document = json.loads(read_recording_text(path))
-    except (RecordingError, ValueError):
+    except (RecordingError, ValueError, RecursionError):
         return None
     test_id = document.get("test_id") if isinstance(document, dict) else None
     return test_id if isinstance(test_id, str) and test_id else None
