@@ -129,6 +129,8 @@ def replay_transport(recorder: vcr.VCR, paths: list[str], requests: int) -> floa
     client = openai.DefaultHttpxClient()
     start = time.perf_counter()
     for test, path in enumerate(paths):
+        if recorder.serializer == "llama_vcr":  # as the plugin does: the test's own id
+            configure_vcr(recorder, CODEC, f"bench.py::test_{test}")
         with recorder.use_cassette(path):
             for prompt, stream in prompts(test, requests):
                 body = {
@@ -172,7 +174,10 @@ def replay_suite(recorder: vcr.VCR, paths: list[str], requests: int) -> float:
 
 def _run(client: openai.OpenAI, recorder: vcr.VCR | None, paths: list[str], requests: int) -> float:
     start = time.perf_counter()
+    llama = recorder is not None and recorder.serializer == "llama_vcr"
     for test, path in enumerate(paths):
+        if llama:  # as the plugin does for every test: the test's own id (its files name it)
+            configure_vcr(recorder, CODEC, f"bench.py::test_{test}")
         with recorder.use_cassette(path) if recorder else contextlib.nullcontext():
             for prompt, stream in prompts(test, requests):
                 messages = [{"role": "user", "content": prompt}]

@@ -42,7 +42,7 @@ _ON_DISK = ("", ".yaml", ".yml", ".json")
 
 def _as_pytest_recording_stores(name: str) -> str:
     """``name`` shortened as pytest-recording shortens a cassette name too long for a file name."""
-    suffix = "." + SERIALIZER_NAME
+    suffix = SERIALIZER_NAME  # pytest-recording shortens by len(serializer), without the dot
     if len(name) + len(suffix) <= _MAX_NAME:
         return name
     digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()  # pytest-recording's rule

@@ -30,7 +30,7 @@ import stat
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -274,7 +274,7 @@ def place(document: dict[str, Any], codec: RecordingCodec, taken: set[str]) -> t
 
 def today() -> str:
     """``recorded_at``: the UTC date (day precision, so re-recording the same day changes nothing)."""
-    return datetime.now(timezone.utc).date().isoformat()
+    return datetime.now(UTC).date().isoformat()
 
 
 def age_in_days(recorded_at: object) -> int | None:
@@ -285,7 +285,7 @@ def age_in_days(recorded_at: object) -> int | None:
         recorded = date.fromisoformat(str(recorded_at)[:10])
     except ValueError:
         return None  # a hand-edited date: never expired (verify reports it)
-    return (datetime.now(timezone.utc).date() - recorded).days
+    return (datetime.now(UTC).date() - recorded).days
 
 
 def write_atomically(path: Path, text: str) -> bool:

@@ -271,10 +271,12 @@ def _finish_saving(item: pytest.Item, recordings: Recordings, report: pytest.Tes
         return
     try:
         recordings.commit()
-    except OSError as exc:
+    except Exception as exc:  # never an INTERNALERROR: the test's teardown fails, the session goes on
         recordings.discard()
         report.outcome = "failed"
-        report.longrepr = f"llama-vcr: could not save the recordings of {item.nodeid}: {exc}"
+        report.longrepr = (
+            f"llama-vcr: could not save the recordings of {item.nodeid}: {type(exc).__name__}: {exc}"
+        )
 
 
 class InterruptWatch:

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -64,7 +64,7 @@ def recorded_time(document: Mapping[str, Any], path: Path) -> tuple[float, str]:
         except ValueError:
             parsed = None
         if parsed is not None:
-            stamp = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+            stamp = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
     if stamp is not None:
         return stamp, "recorded_at"
     return path.stat().st_mtime, "mtime"

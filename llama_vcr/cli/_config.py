@@ -11,7 +11,6 @@ is the rootdir, as for pytest; with no such file either, the current directory i
 from __future__ import annotations
 
 import configparser
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +91,8 @@ class ProjectConfig:
 
 
 def _toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    import tomllib  # (imported when a pyproject.toml is read: --help stays light)
+
     document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     return document
 

@@ -137,7 +137,14 @@ class RecordingCodec:
 
     # vcrpy's serializer protocol (text <-> data), here for one recording document.
     def serialize(self, document: Mapping[str, Any]) -> str:
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        """The file text: indented JSON, non-ASCII kept as is; a document holding a lone surrogate
+        (half an emoji in a prompt) is written with ASCII escapes, so the file is always UTF-8."""
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(document, indent=2) + "\n"
+        return text
 
     def deserialize(self, text: str) -> dict[str, Any]:
         """A recording's document from its text: strict JSON (no duplicate keys, ``NaN``, or nesting

@@ -6,10 +6,10 @@ meanings are documented in ``docs/recording-format.md``; the envelope and marker
 stored body are in :mod:`llama_vcr.format.envelopes` and :mod:`llama_vcr.format.wire`.
 """
 
-from typing import Any
+from typing import Any, NotRequired
 
 # (no ``from __future__ import annotations``: TypedDict reads NotRequired at runtime)
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 #: A stored body value: plain JSON, a ``{"__type__", "__data__"}`` envelope, ``{"__text__": str}``,
 #: ``{"__bytes__": base64}``, a model list page with typed items, or (streams) a list of chunks.

@@ -66,6 +66,41 @@ def decode_content(body: bytes, encoding: str) -> bytes:
     return body
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def loads_wire(text: str) -> Any:
+    """JSON that came over the wire, if a recording can hold it as JSON; ``ValueError`` otherwise.
+
+    A recording is strict JSON in UTF-8 (``format/validate.py`` refuses ``NaN``/``Infinity`` and
+    the file cannot hold a lone surrogate), so a body with ``-Infinity`` (vLLM logprobs) or half an
+    emoji (``"\\ud83d"``) is refused here and stored as ``{"__text__": ...}`` instead: it then
+    replays byte for byte.
+    """
+    value = json.loads(text, parse_constant=_reject_constant)
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise ValueError("a lone surrogate cannot be stored as UTF-8")
+    return value
+
+
 def raw_value(data: bytes, content_type: str) -> Any:
     """A body that is not typed: JSON if it says so and parses, else text, else base64."""
     try:
@@ -74,7 +109,7 @@ def raw_value(data: bytes, content_type: str) -> Any:
         return {BYTES_KEY: base64.b64encode(data).decode("ascii")}
     if "json" in content_type:
         try:
-            return json.loads(text)
+            return loads_wire(text)
         except ValueError:
             pass
     return {TEXT_KEY: text}
@@ -118,7 +153,7 @@ def encode_stream(text: str, rule: TypeRule | None) -> tuple[list[Any], bool]:
             done = True
             continue
         try:
-            item = envelope(json.loads(data), chunk_type)
+            item = envelope(loads_wire(data), chunk_type)
         except ValueError:
             item = {TEXT_KEY: data}
         if event is not None:
@@ -130,7 +165,7 @@ def encode_stream(text: str, rule: TypeRule | None) -> tuple[list[Any], bool]:
 
 def ndjson_value(line: str, chunk_type: str | None) -> Any:
     try:
-        return envelope(json.loads(line), chunk_type)
+        return envelope(loads_wire(line), chunk_type)
     except ValueError:
         return {TEXT_KEY: line}
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+import llama_vcr.cli
 from conftest import ROOT
 
 CASSETTES = ROOT / "cassettes"
-CLI_DIR = ROOT / "llama_vcr" / "cli"
+#: The installed CLI's sources (the wheel's, when CI tests the wheel).
+CLI_DIR = Path(llama_vcr.cli.__file__).parent
 HEAVY = ("openai", "vcr", "pytest", "pydantic", "rich")
 COMMAND_MODULES = {f"llama_vcr.cli.{name}" for name in ("ls", "show", "verify", "prune", "convert")}
 #: A minimal vcrpy YAML cassette (``convert`` reads it).

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 JSON = dict[str, Any]
@@ -144,7 +144,7 @@ class ProviderState:
         """An RFC 3339 UTC timestamp with nanoseconds (like Go's time.Time in Ollama's JSON), now or
         `offset` seconds from now; fixed when not `vary_ids`."""
         ns = (time.time_ns() if self.vary_ids else FIXED_CREATED * 10**9) + offset * 10**9
-        moment = datetime.fromtimestamp(ns // 10**9, timezone.utc)
+        moment = datetime.fromtimestamp(ns // 10**9, UTC)
         fraction = f"{ns % 10**9:09d}".rstrip("0")
         return f"{moment:%Y-%m-%dT%H:%M:%S}" + (f".{fraction}" if fraction else "") + "Z"
 

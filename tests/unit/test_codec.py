@@ -173,3 +173,30 @@ def test_a_stream_that_is_not_utf8_is_kept_as_bytes() -> None:
     assert set(document["response"]["body"]) == {"__bytes__"}
     _, replayed = CODEC.decode(document)
     assert replayed["body"]["string"] == data
+
+
+def test_bodies_a_recording_cannot_hold_as_json_are_kept_as_text_and_replay_byte_for_byte() -> None:
+    """-Infinity (vLLM logprobs) and half an emoji are valid on the wire but not in a strict UTF-8
+    JSON file: they are stored as text, so what is written loads again and replays the same bytes."""
+    request = Request("POST", "http://h/v1/chat/completions", b'{"model": "m"}', {})
+    bodies = [
+        (b'{"id": "x", "logprob": -Infinity}', "application/json"),
+        (b'{"id": "x", "content": "hi \\ud83d"}', "application/json"),
+        (b'data: {"id": "x", "logprob": NaN}\n\ndata: [DONE]\n\n', "text/event-stream"),
+        (b'{"content": "half \\ud83d"}\n{"content":"ok"}\n', "application/x-ndjson"),  # (compact JSON)
+    ]
+    for wire, content_type in bodies:
+        document = CODEC.encode(request, edge_response(wire, content_type), "t.py::t")
+        text = CODEC.serialize(document)
+        text.encode("utf-8")  # the file is UTF-8
+        loaded = CODEC.deserialize(text)  # and strict JSON: it loads again
+        _, replayed = CODEC.decode(loaded)
+        assert replayed["body"]["string"].rstrip(b"\n") == wire.rstrip(b"\n"), content_type
+
+
+def test_a_request_with_half_an_emoji_is_written_as_utf8() -> None:
+    request = Request("POST", "http://h/v1/chat/completions", b'{"prompt": "half \\ud83d"}', {})
+    document = CODEC.encode(request, edge_response(b'{"ok": true}', "application/json"), "t.py::t")
+    text = CODEC.serialize(document)
+    text.encode("utf-8")
+    assert CODEC.deserialize(text)["request"]["body"] == {"prompt": "half \ud83d"}

@@ -338,3 +338,22 @@ def test_replace_recordings_creates_nothing_when_there_is_nothing_to_write(tmp_p
     assert replace_recordings(tmp_path / "mod" / "test_x", {"a.json": "a1"}) == (0, 0)
     assert replace_recordings(tmp_path / "mod" / "test_x", {"b.json": "b1"}, drop={"a.json"}) == (1, 1)
     assert contents(tmp_path / "mod" / "test_x") == {"b.json": "b1"}
+
+
+@pytest.mark.parametrize("length", [200, 245, 246, 247, 300])
+def test_long_names_are_shortened_exactly_as_pytest_recording_shortens_them(length: int) -> None:
+    """An upgraded project finds recordings pytest-recording named (its ``use_cassette`` rule)."""
+    import hashlib
+
+    from pytest_recording._vcr import MAX_FILENAME_LEN
+
+    from llama_vcr._fixtures import _as_pytest_recording_stores
+    from llama_vcr._vcrpy import SERIALIZER_NAME
+
+    name = "test_q[What is the capital of France- " + "x" * length + "]"
+    suffix = SERIALIZER_NAME  # what pytest-recording measures: the serializer name
+    expected = name
+    if len(name) + len(suffix) > MAX_FILENAME_LEN:
+        digest = hashlib.md5(name.encode()).hexdigest()
+        expected = f"{name[: MAX_FILENAME_LEN - len(suffix) - len(digest) - 3]}...{digest}"
+    assert _as_pytest_recording_stores(name) == expected
