@@ -30,8 +30,9 @@ neither vcrpy (~80 ms, which a pytest run without vcr tests should not pay) nor 
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from ._vcrpy.miss import RecordingNotFound as RecordingNotFound
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 
 class LlamaVcrError(Exception):
     """Base class of llama-vcr's own errors."""
+
+
+E = TypeVar("E", bound=BaseException)
 
 
 class RecordingError(LlamaVcrError):
@@ -54,6 +58,35 @@ class RecordingError(LlamaVcrError):
             f"llama-vcr: cannot load recording {self.path}: {problem}. "
             "Fix the file, or delete it and re-record its test with --record-mode=once."
         )
+
+
+_SDK_SUBCLASSES: dict[tuple[type, ...], type] = {}
+
+
+def with_sdk_error_bases(cls: type[E]) -> type[E]:
+    """``cls``, or a subclass of it that also derives from the error base of every loaded SDK.
+
+    The bases are each provider's ``sdk_error`` (``openai.OpenAIError``,
+    ``anthropic.AnthropicError``), taken only from SDKs the test already imported. Those SDKs
+    re-raise their own errors at once instead of retrying them and wrapping them in
+    ``APIConnectionError("Connection error.")`` (openai-python and anthropic-sdk-python
+    ``_base_client.py``: ``except Exception`` around the send retries the rest). Subclasses are
+    made once per set of bases.
+    """
+    from .providers import SDK_ERROR_BASES
+
+    bases = tuple(
+        base
+        for module, name in SDK_ERROR_BASES
+        if isinstance(base := getattr(sys.modules.get(module), name, None), type)
+        and issubclass(base, BaseException)
+    )
+    if not bases:
+        return cls
+    key: tuple[type, ...] = (cls, *bases)
+    if key not in _SDK_SUBCLASSES:
+        _SDK_SUBCLASSES[key] = type(cls.__name__, key, {"__module__": cls.__module__})
+    return cast("type[E]", _SDK_SUBCLASSES[key])
 
 
 def record_command(test_id: str | None, mode: str) -> str:

@@ -46,13 +46,12 @@ import functools
 import ipaddress
 import re
 import socket
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._errors import LlamaVcrError, record_command
+from ._errors import LlamaVcrError, record_command, with_sdk_error_bases
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -60,17 +59,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Host names that always name this machine (``/etc/hosts``; RFC 6761 reserves the name).
 LOCAL_NAMES = frozenset({"localhost"})
 _INET_FAMILIES = frozenset({socket.AF_INET, getattr(socket, "AF_INET6", socket.AF_INET)})
-_SUBCLASSES: dict[tuple[type, ...], type] = {}
-
-
-def _loaded_sdk_bases() -> tuple[type, ...]:
-    from .providers import SDK_ERROR_BASES
-
-    return tuple(
-        base
-        for module, name in SDK_ERROR_BASES
-        if isinstance(base := getattr(sys.modules.get(module), name, None), type)
-    )
 
 
 class NetworkBlocked(LlamaVcrError):
@@ -89,11 +77,7 @@ class NetworkBlocked(LlamaVcrError):
 
     def __new__(cls, message: str = "", **kwargs: Any) -> NetworkBlocked:
         if cls is NetworkBlocked:
-            bases = _loaded_sdk_bases()
-            if bases:
-                if bases not in _SUBCLASSES:
-                    _SUBCLASSES[bases] = type("NetworkBlocked", (NetworkBlocked, *bases), {})
-                cls = _SUBCLASSES[bases]
+            cls = with_sdk_error_bases(NetworkBlocked)
         return Exception.__new__(cls)
 
     def __init__(

@@ -6,28 +6,11 @@ it subclasses vcrpy's ``CannotOverwriteExistingCassetteException``.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from .. import providers as _providers
-from .._errors import LlamaVcrError
-
-#: ``(module, class)`` of SDK error bases a miss also subclasses when the test imported that SDK
-#: (each provider's ``sdk_error``): those SDKs re-raise their own errors at once instead of retrying
-#: and wrapping them in ``APIConnectionError("Connection error.")`` (openai-python and
-#: anthropic-sdk-python ``_base_client.py``: ``except Exception`` around the send retries the rest).
-SDK_ERROR_BASES = _providers.SDK_ERROR_BASES
-_SUBCLASSES: dict[tuple[type, ...], type] = {}
-
-
-def _loaded_sdk_bases() -> tuple[type, ...]:
-    return tuple(
-        base
-        for module, name in SDK_ERROR_BASES
-        if isinstance(base := getattr(sys.modules.get(module), name, None), type)
-    )
+from .._errors import LlamaVcrError, with_sdk_error_bases
 
 
 class RecordingNotFound(LlamaVcrError, CannotOverwriteExistingCassetteException):
@@ -35,17 +18,13 @@ class RecordingNotFound(LlamaVcrError, CannotOverwriteExistingCassetteException)
 
     Raised by the cassette (see ``llama_vcr._vcrpy.cassette``) with a message that names the test,
     the request, the closest recording and the command that records it. The instance created is of
-    a subclass that also derives from the error base of every loaded SDK in :data:`SDK_ERROR_BASES`,
+    a subclass that also derives from the error base of every loaded SDK (``with_sdk_error_bases``),
     so ``except openai.OpenAIError`` catches it and the SDK does not retry it.
     """
 
     def __new__(cls, message: str = "", **kwargs: Any) -> RecordingNotFound:
         if cls is RecordingNotFound:
-            bases = _loaded_sdk_bases()
-            if bases:
-                if bases not in _SUBCLASSES:
-                    _SUBCLASSES[bases] = type("RecordingNotFound", (RecordingNotFound, *bases), {})
-                cls = _SUBCLASSES[bases]
+            cls = with_sdk_error_bases(RecordingNotFound)
         return Exception.__new__(cls)
 
     def __init__(self, message: str = "", *, cassette: Any = None, failed_request: Any = None) -> None:

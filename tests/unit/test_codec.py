@@ -5,14 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 
-import vcr
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.request import Request
 
 from llama_vcr import CODEC, RecordingCodec, recording_name
 from llama_vcr._normalize import Normalizer
-from llama_vcr._vcrpy import configure_vcr
+from tests.unit.edge_support import edge_response
 
 #: A codec that keeps responses verbatim (normalisation has its own tests).
 VERBATIM = RecordingCodec(normalizer=Normalizer({}, map_ids=False))
@@ -130,22 +129,6 @@ def test_document_round_trip_keeps_the_name() -> None:
 
 
 # --- edge cases found in review: each once lost data, crashed, or broke replay ---
-
-EDGE_OFFLINE = "http://127.0.0.1:9/v1"
-
-
-def edge_vcr(mode: str, **kwargs: object) -> vcr.VCR:
-    recorder = vcr.VCR(record_mode=mode)
-    configure_vcr(recorder, CODEC, "tests/test_edge_cases.py::t", **kwargs)  # type: ignore[arg-type]
-    return recorder
-
-
-def edge_response(body: bytes, content_type: str) -> dict:
-    return {
-        "status": {"code": 200, "message": "OK"},
-        "headers": {"content-type": [content_type]},
-        "body": {"string": body},
-    }
 
 
 def test_unicode_line_separators_inside_json_do_not_split_stream_events() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import vcr
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.request import Request
@@ -12,8 +11,8 @@ from vcr.request import Request
 from llama_vcr import CODEC
 from llama_vcr._canonical import BodyRules, Canonicalizer, canonical_request
 from llama_vcr._normalize import IdMap, Normalizer
-from llama_vcr._vcrpy import configure_vcr
 from llama_vcr.providers._provider import EPOCH
+from tests.unit.edge_support import edge_response
 
 BASE = "rec-0123456789ab"
 
@@ -137,22 +136,6 @@ def test_live_ids_quoted_in_error_messages_are_replaced() -> None:
 
 
 # --- edge cases found in review: each once lost data, crashed, or broke replay ---
-
-EDGE_OFFLINE = "http://127.0.0.1:9/v1"
-
-
-def edge_vcr(mode: str, **kwargs: object) -> vcr.VCR:
-    recorder = vcr.VCR(record_mode=mode)
-    configure_vcr(recorder, CODEC, "tests/test_edge_cases.py::t", **kwargs)  # type: ignore[arg-type]
-    return recorder
-
-
-def edge_response(body: bytes, content_type: str) -> dict:
-    return {
-        "status": {"code": 200, "message": "OK"},
-        "headers": {"content-type": [content_type]},
-        "body": {"string": body},
-    }
 
 
 def test_ids_sent_back_in_a_query_string_are_mapped() -> None:

@@ -14,6 +14,7 @@ from llama_vcr import CODEC, RecordingError, RecordingPersister, recording_files
 from llama_vcr._store import recording_dir
 from llama_vcr._vcrpy import configure_vcr
 from tests.fakes.server import FakeProviderServer
+from tests.unit.edge_support import EDGE_OFFLINE, edge_vcr
 
 TEST_ID = "tests/test_persister.py::t"
 
@@ -152,22 +153,6 @@ def test_a_plain_vcrpy_serializer_is_delegated_to_vcrpy(
 
 
 # --- edge cases found in review: each once lost data, crashed, or broke replay ---
-
-EDGE_OFFLINE = "http://127.0.0.1:9/v1"
-
-
-def edge_vcr(mode: str, **kwargs: object) -> vcr.VCR:
-    recorder = vcr.VCR(record_mode=mode)
-    configure_vcr(recorder, CODEC, "tests/test_edge_cases.py::t", **kwargs)  # type: ignore[arg-type]
-    return recorder
-
-
-def edge_response(body: bytes, content_type: str) -> dict:
-    return {
-        "status": {"code": 200, "message": "OK"},
-        "headers": {"content-type": [content_type]},
-        "body": {"string": body},
-    }
 
 
 def test_vcrpy_save_and_load_hooks_still_work(tmp_path: Path) -> None:
