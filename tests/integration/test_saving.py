@@ -102,7 +102,7 @@ from llama_vcr import _store
 CRASH = os.environ.get("CRASH")
 if CRASH == "staging":  # while the new set is being written beside the old one
     written = []
-    real_write_new = _store._write_new
+    real_write_new = _store.write._write_new
 
     def _write_new(path, data):
         written.append(path)
@@ -110,9 +110,9 @@ if CRASH == "staging":  # while the new set is being written beside the old one
             os.kill(os.getpid(), signal.SIGKILL)
         real_write_new(path, data)
 
-    _store._write_new = _write_new
+    _store.write._write_new = _write_new
 elif CRASH == "swap":  # the new set is complete (committed) but not yet swapped in
-    _store._swap_in = lambda directory: os.kill(os.getpid(), signal.SIGKILL)
+    _store.write._swap_in = lambda directory: os.kill(os.getpid(), signal.SIGKILL)
 """
 
 #: Ctrl-C delivered by the default handler even if the parent ignores SIGINT.

@@ -173,7 +173,7 @@ def test_a_set_that_becomes_empty_removes_the_directory(tmp_path: Path) -> None:
 def test_an_interrupt_while_staging_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = tmp_path / "test_x"
     make_set(directory, OLD)
-    real = _store._write_new
+    real = _store.write._write_new
     calls: list[Path] = []
 
     def write_new(path: Path, data: bytes) -> None:
@@ -182,7 +182,7 @@ def test_an_interrupt_while_staging_leaves_nothing(tmp_path: Path, monkeypatch: 
             raise KeyboardInterrupt
         real(path, data)
 
-    monkeypatch.setattr(_store, "_write_new", write_new)
+    monkeypatch.setattr(_store.write, "_write_new", write_new)
     with pytest.raises(KeyboardInterrupt):
         stage_recordings(directory, {"b.json": "b2", "d.json": "d2"}, drop={"c.json"})
     assert contents(directory) == OLD and leftovers(tmp_path) == []
@@ -221,11 +221,11 @@ CRASHER = textwrap.dedent(
         return wrapper
 
     # every file-system change a save makes is a step
-    _store._write_new = step(_store._write_new)
-    _store._carry = step(_store._carry)
-    _store._remove_tree = step(_store._remove_tree)
-    _store.os.rename = step(os.rename)
-    _store.os.mkdir = step(os.mkdir)
+    _store.write._write_new = step(_store.write._write_new)
+    _store.write._carry = step(_store.write._carry)
+    _store.write._remove_tree = step(_store.write._remove_tree)
+    _store.write.os.rename = step(os.rename)
+    _store.write.os.mkdir = step(os.mkdir)
     staged = _store.stage_recordings(directory, {"b.json": "b2", "d.json": "d2"}, drop={"c.json"})
     staged.commit()
     print(steps)
@@ -272,7 +272,7 @@ def test_kill_9_at_any_point_of_a_save_leaves_the_old_set_or_the_new_one(tmp_pat
 
 def test_recover_finishes_a_swap_cut_short_and_cleans_stale_staging(tmp_path: Path) -> None:
     directory = tmp_path / "test_x"
-    new, old, temporary = _store._staging(directory)
+    new, old, temporary = _store.write._staging(directory)
     make_set(directory, OLD)
     make_set(new, NEW)  # committed, not yet swapped in
     make_set(temporary, {"x.json": "half"})
@@ -295,7 +295,7 @@ def test_recover_finishes_a_swap_cut_short_and_cleans_stale_staging(tmp_path: Pa
 
 def test_recover_leaves_other_tests_alone(tmp_path: Path) -> None:
     mine, other = tmp_path / "test_x", tmp_path / "test_y"
-    _, _, staging = _store._staging(other)
+    _, _, staging = _store.write._staging(other)
     make_set(staging, {"x.json": "half"})
     recover(mine)
     assert staging.is_dir()
