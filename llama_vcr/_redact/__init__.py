@@ -34,11 +34,21 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from . import providers as _providers
-
-REDACTED = "REDACTED"
+from .. import providers as _providers
+from .constants import MIN_PATTERN_SECRET_LENGTH, MIN_SECRET_LENGTH, REDACTED
+from .names import AMBIGUOUS, PLAIN, SECRET, credential_like, field_kind
+from .shapes import (
+    _SHAPES,
+    SECRET_SHAPES,
+    _is_shape,
+    _may_have_shape,
+    _random_enough,
+    _value_pattern,
+    find_shapes,
+    mask,
+)
 
 #: Header names that are never written, whatever the configuration.
 SECRET_HEADERS = _providers.SECRET_HEADERS
@@ -48,8 +58,6 @@ SECRET_NAME_PARTS = ("key", "token", "secret", "password", "signature", "credent
 SECRET_QUERY_NAMES = frozenset({"sig", "auth", "code"})
 #: Environment variables whose values are never written anywhere in a recording.
 SECRET_ENV = _providers.SECRET_ENV
-#: Shorter values are too likely to occur by chance to be scrubbed from text.
-MIN_SECRET_LENGTH = 8
 #: Variables secret by their name alone (``llama_vcr_secret_env_patterns``; fnmatch, any case).
 DEFAULT_SECRET_ENV_PATTERNS = (
     "*_API_KEY",
@@ -59,8 +67,6 @@ DEFAULT_SECRET_ENV_PATTERNS = (
     "*_SECRET_ACCESS_KEY",
     "*_PASSWORD",
 )
-#: A value found by a name pattern only must look random: this long, two kinds of characters.
-MIN_PATTERN_SECRET_LENGTH = 12
 #: A credential taken from a request's own headers is hidden in its body and response when this long.
 MIN_HEADER_SECRET_LENGTH = 12
 #: Request headers whose values are credentials (after an auth scheme such as ``Bearer``).
@@ -83,331 +89,6 @@ def sdk_of(headers: Mapping[str, Any]) -> str | None:
 
 def _lower(names: Iterable[str]) -> frozenset[str]:
     return frozenset(name.lower() for name in names)
-
-
-# --- the name rule for JSON keys and form fields ---------------------------------------------------
-
-#: The kinds :func:`field_kind` returns.
-PLAIN, AMBIGUOUS, SECRET = 0, 1, 2
-
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-#: Words that make a field secret when they end its name: ``client_secret``, ``db_password``, ``jwt``.
-SECRET_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "secrets",
-        "credential",
-        "credentials",
-        "jwt",
-        "authorization",
-        "cookie",
-        "cookies",
-        # names written as one word
-        "apikey",
-        "apikeys",
-        "accesstoken",
-        "refreshtoken",
-        "authtoken",
-        "bearertoken",
-        "sessiontoken",
-        "idtoken",
-        "clientsecret",
-        "privatekey",
-        "secretkey",
-        "accesskey",
-    }
-)
-#: ``<word>_token`` is secret (``access_token``, ``github_token``) unless the word says it is a text
-#: token or a page cursor: ``stop_token``, ``eos_token``, ``next_page_token``.
-TEXT_TOKEN_WORDS = frozenset(
-    {
-        "max",
-        "min",
-        "stop",
-        "eos",
-        "bos",
-        "eot",
-        "eom",
-        "pad",
-        "unk",
-        "sep",
-        "cls",
-        "mask",
-        "start",
-        "end",
-        "special",
-        "added",
-        "bad",
-        "default",
-        "fim",
-        "vocab",
-        "image",
-        "audio",
-        "video",
-        "text",
-        "input",
-        "output",
-        "prompt",
-        "completion",
-        "reasoning",
-        "cached",
-        "total",
-        "num",
-        "count",
-        "next",
-        "prev",
-        "previous",
-        "page",
-        "continuation",
-        "pagination",
-        "cursor",
-        "sync",
-        "first",
-        "last",
-        "think",
-        "thinking",
-        "tool",
-    }
-)
-#: ``<word>_key`` is secret only after one of these: ``api_key``, ``secret_access_key`` (not
-#: ``prompt_cache_key``, ``idempotency_key``, ``public_key``).
-SECRET_KEY_QUALIFIERS = frozenset(
-    {
-        "api",
-        "secret",
-        "private",
-        "access",
-        "subscription",
-        "client",
-        "signing",
-        "sign",
-        "encryption",
-        "master",
-        "license",
-        "licence",
-        "auth",
-        "service",
-        "account",
-        "admin",
-        "consumer",
-        "app",
-        "application",
-        "developer",
-        "shared",
-        "ssh",
-        "gpg",
-        "pgp",
-        "hmac",
-        "session",
-        "root",
-        "bearer",
-        "deploy",
-        "webhook",
-        "personal",
-        "project",
-        "write",
-    }
-)
-#: ``<word>_signature`` is secret after one of these (``X-Amz-Signature``); a bare ``signature`` is
-#: not: Anthropic signs thinking blocks, and the SDK sends the signature back.
-SIGNATURE_QUALIFIERS = frozenset({"amz", "goog", "aws", "request", "url", "hmac", "webhook", "sas"})
-#: ``<word>_auth`` is secret after one of these (``basic_auth``; not ``token_endpoint_auth``, a method).
-AUTH_QUALIFIERS = frozenset({"basic", "http", "proxy", "bearer", "api", "digest", "client", "user"})
-#: Words after the secret word that keep the name secret: ``password_hash``, ``api_key_value``
-#: (any other word makes it something else: ``token_ids``, ``api_key_id``, ``secret_name``).
-SECRET_TAIL_WORDS = frozenset(
-    {"value", "values", "b64", "base64", "raw", "plain", "plaintext", "string", "str", "hex", "hash", "data"}
-)
-#: Whole names that hide a string only when it looks like a credential (see :func:`credential_like`):
-#: ``token`` is also a logprobs entry's text, ``key`` a metadata key, ``session`` a config object.
-AMBIGUOUS_NAMES = frozenset({"token", "key", "session", "auth", "sid", "sig"})
-
-
-@functools.lru_cache(maxsize=4096)
-def field_kind(name: str) -> int:
-    """Whether a JSON key or form field holds a secret: :data:`SECRET`, :data:`AMBIGUOUS` or :data:`PLAIN`.
-
-    The name is split into words (``snake_case``, ``kebab-case``, ``camelCase``, ``X-Amz-...``); it is
-    secret when a secret word ends it (or is followed only by :data:`SECRET_TAIL_WORDS`): a word of
-    :data:`SECRET_WORDS`; ``token`` after a word not in :data:`TEXT_TOKEN_WORDS`; ``key`` after one
-    in :data:`SECRET_KEY_QUALIFIERS`; ``signature`` after one in :data:`SIGNATURE_QUALIFIERS`;
-    ``auth`` after one in :data:`AUTH_QUALIFIERS`. ``tokens`` (counts, lists of tokens) never is.
-    """
-    words = [word.lower() for word in _WORD.findall(name)]
-    if not words:
-        return PLAIN
-    if len(words) == 1 and words[0] in AMBIGUOUS_NAMES:
-        return AMBIGUOUS
-    if "".join(words) in SECRET_WORDS:
-        return SECRET
-    for index, word in enumerate(words):
-        if not all(tail in SECRET_TAIL_WORDS for tail in words[index + 1 :]):
-            continue
-        before = words[index - 1] if index else None
-        if (
-            word in SECRET_WORDS
-            or (word == "token" and before is not None and before not in TEXT_TOKEN_WORDS)
-            or (word in ("key", "keys") and before in SECRET_KEY_QUALIFIERS)
-            or (word in ("signature", "sig") and before in SIGNATURE_QUALIFIERS)
-            or (word == "auth" and before in AUTH_QUALIFIERS)
-        ):
-            return SECRET
-    return PLAIN
-
-
-_CREDENTIAL = re.compile(r"[A-Za-z0-9._~+/=:-]{16,}")
-
-
-def credential_like(value: str) -> bool:
-    """A string that looks like a credential: 16+ characters, no spaces, a digit."""
-    return (
-        _CREDENTIAL.fullmatch(value) is not None and any(c.isdigit() for c in value) and REDACTED not in value
-    )
-
-
-# --- secret shapes ---------------------------------------------------------------------------------
-
-#: Values that are secrets by their shape alone, wherever they are: ``(label, pattern)``. ``verify``
-#: flags them; redaction hides them. None can match ``REDACTED`` or a masked value.
-SECRET_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "a private key",
-        re.compile(r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----[^\"]*?-----END[A-Z ]{0,40}PRIVATE KEY-----"),
-    ),
-    (
-        "an OpenAI/Anthropic-style API key",
-        re.compile(r"(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"),
-    ),
-    ("an AWS access key id", re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])")),
-    (
-        "a JSON web token",
-        re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ),
-    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{30,}")),
-    ("a Slack token", re.compile(r"(?<![A-Za-z0-9])xox[abprse]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}")),
-    ("a Hugging Face token", re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}")),
-    ("a Stripe key", re.compile(r"(?<![A-Za-z0-9])[rs]k_(?:live|test)_[0-9A-Za-z]{20,}")),
-    ("a SendGrid key", re.compile(r"(?<![A-Za-z0-9])SG\.[\w-]{22}\.[\w-]{43}")),
-    ("an npm token", re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}")),
-    ("a PyPI token", re.compile(r"(?<![A-Za-z0-9])pypi-AgEIcHlwaS5vcmc[\w-]{50,}")),
-    ("a bearer token", re.compile(r"(?<=Bearer )[A-Za-z0-9._~+/=-]*\d[A-Za-z0-9._~+/=-]*", re.IGNORECASE)),
-    ("basic auth credentials", re.compile(r"(?<=Basic )[A-Za-z0-9+/]{6,}={0,2}", re.IGNORECASE)),
-)
-#: What every shape contains: a cheap test (``str.find``, much faster than a regex alternation).
-_SHAPE_HINTS = (
-    "sk-",
-    "AKIA",
-    "ASIA",
-    "eyJ",
-    "BEGIN",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "xox",
-    "AIza",
-    "hf_",
-    "earer",
-    "EARER",
-    "asic",
-    "ASIC",
-    "_live_",
-    "_test_",
-    "SG.",
-    "npm_",
-    "pypi-",
-)
-
-
-def _may_have_shape(text: str) -> bool:
-    return any(hint in text for hint in _SHAPE_HINTS)
-
-
-_SHAPES = re.compile("|".join(f"(?P<s{i}>{pattern.pattern})" for i, (_, pattern) in enumerate(SECRET_SHAPES)))
-
-
-def find_shapes(text: str) -> list[tuple[str, re.Match[str]]]:
-    """``(label, match)`` of every secret-shaped value in ``text``."""
-    found = []
-    for label, pattern in SECRET_SHAPES:
-        for match in pattern.finditer(text):
-            if _is_shape(label, match.group(0)):
-                found.append((label, match))
-    return found
-
-
-def _is_shape(label: str, value: str) -> bool:
-    if REDACTED in value or "…" in value:
-        return False
-    if label == "a bearer token":
-        return len(value) >= 16
-    if label == "basic auth credentials":  # base64 of "user:password"
-        try:
-            return b":" in base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            return False
-    return True
-
-
-def mask(secret: str) -> str:
-    """How a secret is printed: its first 6 characters and ``…`` (``sk-pro…``); short ones as ``…``."""
-    return secret[:6] + "…" if len(secret) > 10 else "…"
-
-
-# --- secret values and their encodings --------------------------------------------------------------
-
-
-def _base64_cores(data: bytes) -> Iterable[str]:
-    """The base64 text that encodes ``data`` wherever it starts within a longer byte string."""
-    for offset in (0, 1, 2):
-        encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")
-        start, end = -(-offset // 3) * 4, (offset + len(data)) // 3 * 4
-        core = encoded[start:end]
-        if len(core) >= MIN_SECRET_LENGTH:
-            yield core
-            yield core.replace("+", "-").replace("/", "_")
-
-
-def value_forms(value: str) -> dict[str, bool]:
-    """Every form ``value`` can take in text: ``form -> True`` for the raw one (printed masked)."""
-    forms = {value: True}
-    for form in (
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        quote(value, safe=""),
-        quote(value),
-        quote_plus(value),
-        *_base64_cores(value.encode("utf-8")),
-    ):
-        forms.setdefault(form, False)
-    return forms
-
-
-@functools.lru_cache(maxsize=64)
-def _value_pattern(
-    values: tuple[tuple[str, str], ...],
-) -> tuple[re.Pattern[str] | None, dict[str, tuple[str, bool]]]:
-    """One regex for every form of ``values`` (longest first), and ``form -> (name, is raw)``."""
-    forms: dict[str, tuple[str, bool]] = {}
-    for name, value in values:
-        for form, raw in value_forms(value).items():
-            forms.setdefault(form, (name, raw))
-    if not forms:
-        return None, forms
-    return re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))), forms
-
-
-def _random_enough(value: str) -> bool:
-    kinds = sum(
-        (any(c.islower() for c in value), any(c.isupper() for c in value), any(c.isdigit() for c in value))
-    ) + any(not c.isalnum() for c in value)
-    return len(value) >= MIN_PATTERN_SECRET_LENGTH and kinds >= 2 and not any(c.isspace() for c in value)
 
 
 _JSON_KEY = re.compile(r'"([^"]*)":')
@@ -801,3 +482,29 @@ def _header_secrets(headers: Mapping[str, Any]) -> SecretValues:
 
 
 DEFAULT_REDACTOR = Redactor()
+
+
+__all__ = [
+    "AMBIGUOUS",
+    "CREDENTIAL_HEADERS",
+    "DEFAULT_REDACTOR",
+    "DEFAULT_SECRET_ENV_PATTERNS",
+    "KEPT_REQUEST_HEADERS",
+    "MIN_PATTERN_SECRET_LENGTH",
+    "MIN_SECRET_LENGTH",
+    "PLAIN",
+    "REDACTED",
+    "SDK_ATTR",
+    "SECRET",
+    "SECRET_ENV",
+    "SECRET_HEADERS",
+    "SECRET_QUERY_NAMES",
+    "SECRET_SHAPES",
+    "Redaction",
+    "Redactor",
+    "credential_like",
+    "field_kind",
+    "find_shapes",
+    "mask",
+    "sdk_of",
+]
