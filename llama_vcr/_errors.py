@@ -89,6 +89,27 @@ def with_sdk_error_bases(cls: type[E]) -> type[E]:
     return cast("type[E]", _SDK_SUBCLASSES[key])
 
 
+def messages_in(error: BaseException | None, kind: type[BaseException]) -> list[str]:
+    """The ``message`` of every ``kind`` error a failure shows, first found first: the error itself,
+    its chain of causes and contexts, and the members of exception groups (anyio's happy eyeballs
+    wraps a connect error in one). Cycles are followed once; at most 100 errors are looked at."""
+    found: dict[str, None] = {}
+    pending = [error]
+    seen: set[int] = set()
+    while pending and len(seen) < 100:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            found[str(getattr(current, "message", current))] = None
+        pending += [current.__context__, current.__cause__]  # (the cause is looked at first)
+        members = getattr(current, "exceptions", ())  # an exception group's
+        if isinstance(members, tuple):
+            pending += [member for member in reversed(members) if isinstance(member, BaseException)]
+    return list(found)
+
+
 def record_command(test_id: str | None, mode: str) -> str:
     """The command that records ``test_id`` in ``mode`` (shell-quoted)."""
     target = shlex.quote(test_id) if test_id else ""

@@ -214,26 +214,6 @@ class NetworkPolicy:
         return error
 
 
-def shown_in(error: BaseException | None) -> set[str]:
-    """Messages of the :class:`NetworkBlocked` errors a failure shows: in its chain of causes and
-    contexts, or inside an exception group (anyio's happy eyeballs wraps a connect error in one)."""
-    shown: set[str] = set()
-    pending = [error]
-    seen: set[int] = set()
-    while pending and len(seen) < 100:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NetworkBlocked):
-            shown.add(current.message)
-        pending += [current.__cause__, current.__context__]
-        members = getattr(current, "exceptions", ())  # an exception group's
-        if isinstance(members, tuple):
-            pending += [member for member in members if isinstance(member, BaseException)]
-    return shown
-
-
 _active: NetworkPolicy | None = None
 
 

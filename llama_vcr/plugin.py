@@ -19,7 +19,7 @@ pytest.register_assert_rewrite("vcr.matchers")
 
 from . import _fixtures
 from ._canonical import BodyRules, Canonicalizer
-from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning
+from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning, messages_in
 from ._normalize import Normalizer
 from ._redact import DEFAULT_SECRET_ENV_PATTERNS, Redactor
 from ._vcrpy import Recordings
@@ -352,7 +352,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if any(counts.values()):
             setattr(report, COUNTS_ATTR, counts)
     if recordings is not None and recordings.misses and report.failed:
-        raised = _raised_misses(call.excinfo)
+        from ._vcrpy.miss import RecordingNotFound
+
+        raised = messages_in(call.excinfo.value if call.excinfo is not None else None, RecordingNotFound)
         if raised:  # pytest's one-line summary: the miss's first line, not the exception's module path
             _summarise(report, raised[0])
         swallowed = [message for message in recordings.misses if message not in raised]
@@ -391,19 +393,6 @@ def _mask_failure(report: pytest.TestReport, redactor: Redactor) -> None:
         return value
 
     report.longrepr = masked(report.longrepr)
-
-
-def _raised_misses(excinfo: pytest.ExceptionInfo[BaseException] | None) -> list[str]:
-    """Messages of the replay misses in the failure's exception chain."""
-    from ._vcrpy.miss import RecordingNotFound
-
-    seen: list[str] = []
-    error: BaseException | None = excinfo.value if excinfo is not None else None
-    while error is not None and len(seen) < 20:
-        if isinstance(error, RecordingNotFound):
-            seen.append(error.message)
-        error = error.__cause__ or error.__context__
-    return seen
 
 
 def _summarise(report: pytest.TestReport, message: str) -> None:
@@ -463,9 +452,9 @@ class NetworkReport:
         report = yield
         policy: NetworkPolicy | None = item.stash.get(POLICY_KEY, None)
         if policy is not None and policy.refused and report.failed:
-            from ._network import shown_in
+            from ._network import NetworkBlocked
 
-            shown = shown_in(call.excinfo.value if call.excinfo is not None else None)
+            shown = messages_in(call.excinfo.value if call.excinfo is not None else None, NetworkBlocked)
             hidden = [message for message in dict.fromkeys(policy.refused) if message not in shown]
             if hidden:
                 report.sections.append(("llama-vcr network blocked", "\n\n".join(hidden)))
