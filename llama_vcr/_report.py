@@ -21,7 +21,12 @@ from ._errors import record_command
 from ._redact import DEFAULT_REDACTOR, Redactor
 
 MAX_DIFFS = 12
+#: Characters of one value (or one changed piece of a long string) a miss message shows.
 MAX_VALUE = 80
+#: Characters of a long string's changed middle that are diffed word by word.
+MAX_DIFFED = 4000
+#: Characters a whole miss message may take (the request and the advice always stay).
+MAX_MESSAGE = 8000
 _MISSING = object()
 
 
@@ -58,19 +63,47 @@ def _show(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the common prefix of ``a`` and ``b`` (a binary search of slice compares)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _clip(text: str, limit: int = MAX_VALUE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _text_diff(recorded: str, sent: str) -> str:
-    """A compact word-level diff of two long strings: ``[-removed-]{+added+}``."""
-    a, b = recorded.split(" "), sent.split(" ")
-    out: list[str] = []
+    """A compact word-level diff of two long strings: ``[-removed-]{+added+}``.
+
+    Only the part between the common prefix and suffix is diffed (a body can hold megabytes: an
+    inline image), and every piece shown is clipped to :data:`MAX_VALUE` characters.
+    """
+    start = _common_prefix(recorded, sent)
+    start = recorded.rfind(" ", 0, start) + 1  # back to a word boundary
+    end = _common_prefix(recorded[start:][::-1], sent[start:][::-1])
+    a_mid, b_mid = recorded[start : len(recorded) - end], sent[start : len(sent) - end]
+    a, b = a_mid[:MAX_DIFFED].split(" "), b_mid[:MAX_DIFFED].split(" ")
+    out: list[str] = ["…"] if start else []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
             same = a[i1:i2]
-            out.append(" ".join(same) if len(same) <= 6 else f"{' '.join(same[:3])} … {' '.join(same[-3:])}")
+            out.append(
+                _clip(" ".join(same)) if len(same) <= 6 else f"{' '.join(same[:3])} … {' '.join(same[-3:])}"
+            )
         else:
             if i2 > i1:
-                out.append(f"[-{' '.join(a[i1:i2])}-]")
+                out.append(f"[-{_clip(' '.join(a[i1:i2]))}-]")
             if j2 > j1:
-                out.append(f"{{+{' '.join(b[j1:j2])}+}}")
+                out.append(f"{{+{_clip(' '.join(b[j1:j2]))}+}}")
+    if end or len(a_mid) > MAX_DIFFED or len(b_mid) > MAX_DIFFED:
+        out.append("…")
     return " ".join(out)
 
 
@@ -138,9 +171,18 @@ def miss_message(
         name = Path(source).name if source else "(recorded in this run)"
         lines.append(f"  closest recording: {name} ({near.method} {near.endpoint}  model={near.model})")
         lines += render_diff(near, request)
-    lines += [
+    advice = [
         "  to record it (needs the real API and key), run:",
         f"    {record_command(test_id, 'new_episodes' if has_files else 'once')}",
         "  or re-record the whole test with --record-mode=rewrite.",
     ]
-    return redactor.mask("\n".join(lines))
+    room = MAX_MESSAGE - sum(len(line) + 1 for line in advice) - 40
+    shown: list[str] = []
+    for line in lines:  # each line is short but for an over-long model name, test id or path
+        line = _clip(line, max(room - 1, 0))
+        if len(line) + 1 > room:
+            shown.append("  … (message cut)")
+            break
+        shown.append(line)
+        room -= len(line) + 1
+    return redactor.mask("\n".join([*shown, *advice]))

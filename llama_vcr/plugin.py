@@ -332,11 +332,16 @@ def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
             )
         )
     for action, message, category in problems:
-        if action == "fail":
-            report.outcome = "failed"
-            report.longrepr = f"llama-vcr: {message}"
-        elif action != "ignore":
-            item.warn(category(_redactor(item.config).mask(message)))
+        if action == "ignore":
+            continue
+        if action != "fail":
+            try:
+                item.warn(category(_redactor(item.config).mask(message)))
+                continue
+            except Warning:  # ``filterwarnings = error``: it fails this test, never the session
+                message += " (raised as an error by the warning filters)"
+        report.outcome = "failed"
+        report.longrepr = f"llama-vcr: {_redactor(item.config).mask(message)}"
 
 
 @pytest.hookimpl(wrapper=True)

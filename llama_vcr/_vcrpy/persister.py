@@ -86,6 +86,8 @@ class RecordingPersister:
     written: int = field(default=0, init=False)
     removed: int = field(default=0, init=False)
     _cassette: Any = field(default=None, init=False, repr=False)
+    #: Whether the test's directory held recordings when loaded (a miss then does no file I/O).
+    _had_files: bool = field(default=False, init=False)
 
     def attach(self, cassette: Any) -> None:
         """Called by :class:`~llama_vcr._vcrpy.cassette.RecordingCassette` when it is created."""
@@ -171,6 +173,7 @@ class RecordingPersister:
         interactions: list[tuple[Any, dict[str, Any]]] = []
         with reading(directory):  # (a save a crash cut short is finished or undone first)
             files = recording_files(directory)
+            self._had_files = bool(files)
             for path in files:
                 if self.rewrite:  # nothing is replayed, but another test's files must be left alone
                     recorded = recorded_test_id(path) if self.test_id is not None else None
@@ -284,7 +287,8 @@ class RecordingPersister:
         return [(path, age) for path, age in ages if age is not None and age > max_age_days]
 
     def describe_miss(self, request: CanonicalRequest, cassette: Any) -> str:
-        """The message of a replay miss (see :func:`llama_vcr._report.miss_message`)."""
+        """The message of a replay miss (see :func:`llama_vcr._report.miss_message`). It does no file
+        I/O: a miss inside an async event loop must not block it."""
         recorded = [(self.canonical(req), resp.get(SOURCE_KEY)) for req, resp in cassette.data]
         directory = self._directory or Path(".")
         return miss_message(
@@ -292,7 +296,7 @@ class RecordingPersister:
             recorded,
             test_id=self.test_id,
             directory=directory,
-            has_files=bool(recording_files(directory)),
+            has_files=self._had_files,
             extra_paths=self.extra_paths,
             mode=str(getattr(cassette.record_mode, "value", cassette.record_mode)),
             redactor=self.codec.redactor,

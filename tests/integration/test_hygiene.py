@@ -77,6 +77,22 @@ def test_unused_recordings_warn_by_default_and_can_fail(
     run(project, "none", PROMPTS="a,b").assert_outcomes(passed=1)  # all replayed: no warning
 
 
+def test_warnings_as_errors_fail_the_test_not_the_session(
+    project: pytest.Pytester, provider_server: FakeProviderServer
+) -> None:
+    """``filterwarnings = error`` (common in real projects) turns the unused-recordings warning into
+    a failure of that test; the session goes on and ends normally (no INTERNALERROR)."""
+    run(project, "once", base=provider_server.base_url, PROMPTS="a,b").assert_outcomes(passed=1)
+    project.makepyfile(test_other="def test_after():\n    assert True\n")
+    result = run(project, "none", "-W", "error", PROMPTS="a")
+    result.assert_outcomes(failed=1, passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "did not replay 1 of its recordings" in out
+    assert "warning filters" in out
+
+
 def test_rewrite_and_all_remove_recordings_not_requested_again(
     project: pytest.Pytester, provider_server: FakeProviderServer
 ) -> None:

@@ -201,3 +201,32 @@ def test_unused_ignores_plain_vcrpy_interactions() -> None:
     persister = RecordingPersister(CODEC)
     persister.attach(cassette)
     assert persister.unused() == []
+
+
+def test_a_replay_miss_does_no_file_io(provider_server: FakeProviderServer, tmp_path: Path) -> None:
+    """An async SDK call that misses must not block its event loop on the file system (a
+    blocking-call detector would turn the miss into another error, which the SDK then retries)."""
+    import sys
+
+    from llama_vcr import RecordingNotFound
+
+    cassette = str(tmp_path / "t")
+    with make_vcr("once").use_cassette(cassette):
+        ask(provider_server.base_url, "a")
+    events: list[str] = []
+    watching = False
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if watching and (event == "open" or event.startswith(("os.", "shutil.", "glob."))):
+            events.append(event)
+
+    sys.addaudithook(hook)  # (audit hooks cannot be removed: this one is idle outside the block)
+    with make_vcr("none").use_cassette(cassette):
+        client = openai.OpenAI(base_url=EDGE_OFFLINE, api_key="sk-x", max_retries=0)
+        watching = True
+        try:
+            with pytest.raises(RecordingNotFound, match="no recording matches"):
+                client.chat.completions.create(model="m", messages=[{"role": "user", "content": "b"}])
+        finally:
+            watching = False
+    assert events == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
 from vcr.request import Request
 
 from llama_vcr._canonical import canonical_request
@@ -51,3 +53,34 @@ def test_render_shows_long_strings_as_a_compact_word_diff() -> None:
 def test_render_reports_an_endpoint_change() -> None:
     lines = render_diff(canonical({}, "/v1/completions"), canonical({}))
     assert lines == ["    request: recorded POST /v1/completions"]
+
+
+def test_a_miss_message_stays_small_whatever_the_body_size() -> None:
+    """A 3 MB inline image in the sent body (or the recorded one) gives a message of a few KB."""
+    from pathlib import Path
+
+    from llama_vcr._report import MAX_MESSAGE, miss_message
+
+    image = "data:image/png;base64," + "iVBORw0KGgo" * 300_000
+    sent = canonical({"model": "m", "messages": [{"role": "user", "content": image + "A"}]})
+    recorded = canonical({"model": "m", "messages": [{"role": "user", "content": image + "B"}]})
+    many = [canonical({"model": "m", f"k{i}": "x" * 5000}) for i in range(30)]
+    for near in ([(recorded, "a.json")], [(r, None) for r in many]):
+        message = miss_message(
+            sent, near, test_id="t.py::t", directory=Path("c"), has_files=True, extra_paths=(), mode="none"
+        )
+        assert len(message) <= MAX_MESSAGE
+        assert message.startswith("llama-vcr: no recording matches POST /v1/chat/completions")
+        assert "--record-mode=new_episodes" in message  # the advice survives the cap
+
+
+@given(st.text(alphabet="ab c", max_size=40), st.text(alphabet="ab c", max_size=40))
+def test_a_text_diff_shows_every_change_between_the_common_ends(recorded: str, sent: str) -> None:
+    from llama_vcr._report import _common_prefix, _text_diff
+
+    shorter = min(len(recorded), len(sent))
+    prefix = next((i for i in range(shorter) if recorded[i] != sent[i]), shorter)
+    assert _common_prefix(recorded, sent) == prefix
+    diff = _text_diff(recorded, sent)
+    if recorded != sent:
+        assert "[-" in diff or "{+" in diff
