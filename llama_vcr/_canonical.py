@@ -2,8 +2,16 @@
 
 Data flows one way: a vcrpy request -> :func:`canonical_request` -> :class:`CanonicalRequest`,
 whose ``body`` is what the recording stores and whose :func:`request_hash` names the file.
-The normalisation is llama-stack's (``_normalize_body_for_hash``): every float is rounded to
-5 places and every decimal with 4+ fractional digits inside a string is rewritten as ``%.5f``.
+
+- The stored ``body`` is exactly what was sent, after redaction, the user's body rules and the
+  test's id map; nothing else is rewritten.
+- Matching (``body_key``) compares that body as JSON (key order and whitespace never matter),
+  with one tolerance: :func:`match_form` (numbers equal to 7 significant digits).
+- The file name is llama-stack's hash (:func:`request_hash`), whose normalisation
+  (:func:`normalize_body`, llama-stack's ``_normalize_body_for_hash``) is used for the name only,
+  so files stay llama-stack compatible; two different requests sharing a name are told apart by
+  the ``-<n>`` occurrence suffix and replayed by exact matching.
+- A loopback host's port is left out of the stored URL (:func:`stable_url`).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import base64
 import email.policy
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +28,17 @@ from email.parser import BytesParser
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ._body_forms import BYTES_LIKE, joined, structured
 from ._normalize import IdMap
 from ._redact import DEFAULT_REDACTOR, Redactor
 
 JSONValue = Any
 
 _FLOAT_IN_STRING = re.compile(r"-?\d+\.\d{4,}")
+#: Floats in request bodies match when they agree to this many significant digits (float noise).
+MATCH_DIGITS = 7
+#: Hosts whose port a stored URL leaves out (local servers listen on random ports).
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
 #: The attribute a vcrpy request caches its canonical form under (requests are matched often).
 _CACHE_ATTR = "_llama_vcr_canonical"
 
@@ -34,7 +48,9 @@ def _round_in_string(match: re.Match[str]) -> str:
 
 
 def normalize_body(value: JSONValue) -> JSONValue:
-    """Round floats to 5 places and long decimals inside strings the same way (idempotent)."""
+    """llama-stack's ``_normalize_body_for_hash``, for the file name only (never for matching or
+    storing): floats rounded to 5 places, and every decimal with 4+ fractional digits inside a
+    string (regex ``-?\\d+\\.\\d{4,}``) rewritten as ``%.5f``. Idempotent."""
     if isinstance(value, dict):
         return {key: normalize_body(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -44,6 +60,35 @@ def normalize_body(value: JSONValue) -> JSONValue:
     if isinstance(value, str):
         return _FLOAT_IN_STRING.sub(_round_in_string, value) if "." in value else value
     return value
+
+
+def match_form(value: JSONValue) -> JSONValue:
+    """What matching compares: ``value`` with every float rounded to :data:`MATCH_DIGITS` significant
+    digits, and one with an integral value written as that integer (``1.0`` matches ``1``).
+    Strings, integers, booleans and null are compared exactly; so is everything else."""
+    if isinstance(value, dict):
+        return {key: match_form(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [match_form(item) for item in value]
+    if isinstance(value, float) and math.isfinite(value):
+        rounded = float(f"{value:.{MATCH_DIGITS}g}")
+        return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+    return value
+
+
+def stable_url(url: str) -> str:
+    """``url`` with the port of a loopback host (``127.0.0.0/8``, ``::1``, ``localhost``) left out:
+    ``http://127.0.0.1:52731/v1/x`` -> ``http://127.0.0.1/v1/x``. Other URLs are returned as they are."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    if port is None or not (host in LOOPBACK_HOSTS or re.fullmatch(r"127(\.\d{1,3}){3}", host)):
+        return url
+    netloc = parts.netloc.rpartition(":")[0]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _parse_multipart(raw: bytes, content_type: str) -> JSONValue:
@@ -69,17 +114,29 @@ def _parse_multipart(raw: bytes, content_type: str) -> JSONValue:
     return {"__multipart__": parts}
 
 
-def parse_body(raw: bytes | str | None, content_type: str | None = None) -> JSONValue:
+def parse_body(raw: object, content_type: str | None = None, *, chunks: bool = False) -> JSONValue:
     """A request body as stored: parsed JSON, else text, else ``{"__bytes__": base64}``; None if empty.
 
-    A multipart/form-data body becomes ``{"__multipart__": [{"name", "filename", "content_type",
-    "text" | "bytes"}]}``.
+    ``raw`` is any body form a vcrpy stub hands over: bytes (or ``bytearray``, ``memoryview``),
+    text, a list of chunks (``chunks=True``: vcrpy kept an iterator body; a list of bytes is always
+    chunks), or an unencoded value (aiohttp's ``json=`` and ``data=``: ``_body_forms.structured``),
+    stored as the bytes a client sends for it would be. A multipart/form-data body becomes
+    ``{"__multipart__": [{"name", "filename", "content_type", "text" | "bytes"}]}``, a body that
+    cannot be read without consuming it ``{"__object__": "module.Class"}``. Never raises.
     """
+    content_type = content_type or ""
+    if isinstance(raw, list):
+        chunked = joined(raw) if chunks or (raw and all(isinstance(c, BYTES_LIKE) for c in raw)) else None
+        raw = chunked if chunked is not None else raw
+    if isinstance(raw, (bytearray, memoryview)):
+        raw = bytes(raw)
     if raw is None or raw == b"" or raw == "":
         return None
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
-    if content_type and content_type.startswith("multipart/form-data") and "boundary=" in content_type:
+    if not isinstance(raw, bytes):
+        return structured(raw, content_type.lower())
+    if content_type.startswith("multipart/form-data") and "boundary=" in content_type:
         return _parse_multipart(raw, content_type)
     try:
         text = raw.decode("utf-8")
@@ -97,14 +154,17 @@ def endpoint_of(url: str) -> str:
 
 
 def request_hash(method: str, endpoint: str, body: JSONValue, test_id: str | None) -> str:
-    """sha256 hex of llama-stack's request key; ``body`` must already be canonical."""
-    key = {"method": method.upper(), "endpoint": endpoint, "body": body, "test_id": test_id}
+    """sha256 hex of llama-stack's request key (``normalize_request`` in its inference recorder):
+    ``json.dumps({"method", "endpoint", "body": _normalize_body_for_hash(body), "test_id"},
+    sort_keys=True)``. ``body`` is the stored body; :func:`normalize_body` is applied here."""
+    key = {"method": method.upper(), "endpoint": endpoint, "body": normalize_body(body), "test_id": test_id}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class CanonicalRequest:
-    """A request reduced to what identifies it; ``query`` holds redacted, sorted pairs."""
+    """A request reduced to what identifies it: ``body`` is what is stored, ``body_key`` (JSON of its
+    :func:`match_form`) what is matched; ``query`` holds redacted, sorted pairs."""
 
     method: str
     url: str
@@ -202,7 +262,8 @@ class _Cached(tuple):  # type: ignore[type-arg]
 def canonical_request(
     request: Any, canonicalizer: Canonicalizer = DEFAULT_CANONICALIZER, ids: IdMap | None = None
 ) -> CanonicalRequest:
-    """The canonical form of a vcrpy ``Request``: redacted, normalised, ids mapped to stable ones.
+    """The canonical form of a vcrpy ``Request``: redacted, body rules applied, ids mapped to stable
+    ones (the module docstring says what is stored and what is matched).
 
     Redaction (:meth:`llama_vcr._redact.Redaction.url` and ``.body``) comes first, so a live request
     is matched exactly as its recording was stored: a secret sent in a body or URL (or a
@@ -228,7 +289,11 @@ def canonical_request(
     url = redaction.url(request.uri)
     parts = urlsplit(url)
     content_type = request.headers.get("content-type") if hasattr(request.headers, "get") else None
-    body = normalize_body(redaction.body(parse_body(body_bytes, content_type), content_type))
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    content_type = content_type if isinstance(content_type, str) else None
+    chunks = request.__dict__.get("_was_iter") is True  # vcrpy listed an iterator body's chunks
+    body = redaction.body(parse_body(body_bytes, content_type, chunks=chunks), content_type)
     if canonicalizer.rules:
         body = canonicalizer.rules.apply(body)
     path = parts.path or "/"
@@ -242,11 +307,11 @@ def canonical_request(
         url = urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
     canonical = CanonicalRequest(
         method=request.method.upper(),
-        url=url,
+        url=stable_url(url),
         endpoint=path,
         query=tuple(sorted(parse_qsl(query, keep_blank_values=True))),
         body=body,
-        body_key=json.dumps(body, sort_keys=True, separators=(",", ":")),
+        body_key=json.dumps(match_form(body), sort_keys=True, separators=(",", ":")),
         scrubbed=tuple(redaction.found),
         secrets=tuple(dict.fromkeys([*sent, *redaction.hidden])),
     )

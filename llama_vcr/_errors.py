@@ -17,8 +17,11 @@ Warnings::
 
     LlamaVcrWarning (UserWarning)    base of every llama-vcr warning
      ├── SecretRedactedWarning       a secret value was found in a recording and scrubbed before writing
+     ├── SecretHeaderWarning         a response header llama-vcr keeps held a secret value: not stored
      ├── UnusedRecordingsWarning     a test passed in replay mode without replaying some recordings
      ├── ExpiredRecordingsWarning    a test replayed recordings older than ``llama_vcr_max_age`` days
+     ├── NotReplayableWarning        a llama-stack record that is no HTTP exchange (tool runtime,
+     │                               file processor, google-genai call) was skipped, not loaded
      └── ForeignRecordingsWarning    a test's directory holds recordings of another test: not
                                      replayed for it, never removed by it
 
@@ -138,12 +141,41 @@ class SecretRedactedWarning(LlamaVcrWarning):
         )
 
 
+class SecretHeaderWarning(LlamaVcrWarning):
+    """A response header a recording keeps held a value the redaction policy hides: not stored.
+
+    ``name`` is the header, ``where`` the request (``POST /v1/chat/completions``); never the value.
+    """
+
+    def __init__(self, name: str, where: str) -> None:
+        self.name = name
+        self.where = where
+        super().__init__(
+            f"llama-vcr: response header {name!r} of {where} held a value the redaction policy hides "
+            "(a key, a token, a secret variable's value), so it was not stored; replay serves the "
+            "response without it."
+        )
+
+
 class UnusedRecordingsWarning(LlamaVcrWarning):
     """A test passed in replay mode without replaying some of its recordings."""
 
 
 class ExpiredRecordingsWarning(LlamaVcrWarning):
     """A test replayed recordings older than ``llama_vcr_max_age`` days."""
+
+
+class NotReplayableWarning(LlamaVcrWarning):
+    """A llama-stack record that is no HTTP exchange was skipped: llama-vcr neither replays nor
+    re-records it (``llama_vcr.format.llama_stack.not_replayable`` gives ``reason``)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"llama-vcr: skipped {path}: {reason}; llama-vcr replays HTTP exchanges only, so this "
+            "file is left as it is and the recordings beside it load without it."
+        )
 
 
 class ForeignRecordingsWarning(LlamaVcrWarning):

@@ -3,12 +3,19 @@
 A provider answers the same question with fresh ids, timestamps, fingerprints and ``obfuscation``
 padding every time; storing them verbatim makes every re-record a diff. At write time:
 
-- every id the response introduces (keys ``id`` and ``*_id``) becomes ``rec-<first 12 hex of the
-  file hash>`` (the first one), then ``rec-<12 hex>-2``, ``-3``... (``_<n>`` follows the hash for
-  the n-th occurrence of the same request). The mapping live -> stable is kept for the rest of
-  the test, and every later request is canonicalised through it, so a tool-call id or
-  ``previous_response_id`` the client got live (record time) or stable (replay time) gives the
-  same canonical request;
+- every id the response introduces becomes ``rec-<first 12 hex of the file hash>`` (the first
+  one), then ``rec-<12 hex>-2``, ``-3``... in document order (``_<n>`` follows the hash for the
+  n-th occurrence of the same request). A response *introduces* the values of its keys in
+  :data:`OWN_ID_KEYS` (the ids of what it created: a completion, an output item, a tool call, an
+  uploaded file) unless it answers a ``GET`` (a retrieval or a listing creates nothing), and of
+  :data:`FRESH_ID_KEYS` always. Every other ``*_id`` key (``file_id``, ``vector_store_id``,
+  ``item_id``...) refers to another object: it is mapped only if this test already received that
+  id (earlier, or anywhere in the same response), so pre-provisioned files, assistants and vector
+  stores keep their real ids. Known ids quoted inside other response strings are mapped too.
+- The mapping live -> stable is kept for the rest of the test, and every later request is
+  canonicalised through it (:meth:`IdMap.apply`: whole values and ids inside longer strings, at
+  id boundaries), so a tool-call id, ``previous_response_id`` or ``f"Summarise {file.id}"`` the
+  client got live (record time) or stable (replay time) gives the same canonical request;
 - fields listed in :data:`VOLATILE_FIELDS` get a fixed value (numbers 0, timestamps the epoch).
 """
 
@@ -31,6 +38,16 @@ NAMING_ENDPOINTS = re.compile(r"/models(/[^/]+)?$")
 VOLATILE_FIELDS = _providers.VOLATILE_FIELDS
 #: SDK types whose ids are names, not generated values (never normalised).
 STABLE_TYPES = _providers.STABLE_TYPES
+
+
+#: Keys whose value is the id of the object that holds it: a response creating it introduces it.
+OWN_ID_KEYS = frozenset({"id", "call_id"})
+#: Keys whose value is new in every response, whatever the method (Anthropic's error ``request_id``).
+FRESH_ID_KEYS = frozenset({"request_id"})
+#: Known ids shorter than this are mapped only as whole values, never inside longer strings.
+MIN_INNER_ID = 8
+#: What may not touch an id found inside a longer string (else it is part of another word or id).
+_ID_CHAR = r"[\w-]"
 
 
 def _is_id_key(key: str) -> bool:
@@ -67,6 +84,8 @@ class IdMap:
         self._stable: dict[str, str] = {}
         #: Every string the test's requests carried: client-chosen, so never mapped when echoed.
         self.sent: set[str] = set()
+        #: The alternation of known ids (longest first, at id boundaries), for the map's size.
+        self._pattern: tuple[int, re.Pattern[str] | None] = (0, None)
 
     def __len__(self) -> int:
         return len(self._stable)
@@ -81,19 +100,38 @@ class IdMap:
         self._stable.setdefault(live, stable)
 
     def apply(self, value: Any) -> Any:
-        """``value`` (JSON) with every string that is a known live id replaced by its stable id."""
-        return _map_strings(value, lambda text: self._stable.get(text, text)) if self._stable else value
+        """``value`` (JSON) with known live ids replaced by their stable ids in every string: a whole
+        value, or an id inside a longer one (``"Summarise file-abc"``) at id boundaries (see
+        :meth:`replace`). Keys and unknown ids are never touched."""
+        return _map_strings(value, self.replace) if self._stable else value
 
-    def apply_text(self, value: Any) -> Any:
-        """``value`` (JSON) with live ids replaced wherever they occur inside strings (error messages
-        quote the id the request sent: "No such File object: file-abc")."""
-        return _map_strings(value, self._replace_inside) if self._stable else value
+    #: Error messages quote the id the request sent ("No such File object: file-abc").
+    apply_text = apply
 
-    def _replace_inside(self, text: str) -> str:
-        for live, stable in self._stable.items():
-            if live in text:
-                text = text.replace(live, stable)
-        return text
+    def replace(self, text: str) -> str:
+        """``text`` with known live ids replaced: the whole string if it is one, else each id of
+        :data:`MIN_INNER_ID` or more characters found inside it, neither preceded nor followed by
+        a letter, digit, ``_`` or ``-`` (a known ``file-abc`` never rewrites ``file-abcd`` or
+        ``file-abc-2``); the longest id wins where two overlap."""
+        whole = self._stable.get(text)
+        if whole is not None:
+            return whole
+        pattern = self._inner_pattern()
+        if pattern is None or len(text) < MIN_INNER_ID:
+            return text
+        return pattern.sub(lambda match: self._stable[match.group(0)], text)
+
+    def _inner_pattern(self) -> re.Pattern[str] | None:
+        """One compiled alternation of the known ids (cached until the map grows)."""
+        size, pattern = self._pattern
+        if size != len(self._stable):
+            inner = sorted(
+                (live for live in self._stable if len(live) >= MIN_INNER_ID), key=len, reverse=True
+            )
+            alternation = "|".join(map(re.escape, inner))
+            pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternation})(?!{_ID_CHAR})") if inner else None
+            self._pattern = (len(self._stable), pattern)
+        return pattern
 
     def apply_path(self, path: str) -> str:
         """A URL path with segments that are live ids (``/v1/files/file-abc``) replaced."""
@@ -108,46 +146,86 @@ class Normalizer:
 
     volatile: Mapping[str, Callable[[Any], Any]] = field(default_factory=lambda: dict(VOLATILE_FIELDS))
     map_ids: bool = True
+    #: ``*_id`` keys whose values are kept as received (``llama_vcr_stable_fields = file_id``).
+    stable_keys: frozenset[str] = frozenset()
 
     @classmethod
     def configured(cls, extra: Iterable[str] = (), keep: Iterable[str] = ()) -> Normalizer:
-        """Defaults plus ``extra`` field names (numbers -> 0, strings -> ""), minus ``keep``."""
+        """Defaults plus ``extra`` field names (numbers -> 0, strings -> ""), minus ``keep``.
+
+        In ``keep``, ``id`` turns id mapping off altogether; another ``*_id`` name keeps that key's
+        values as received (requests are still canonicalised through the id map)."""
         volatile = dict(VOLATILE_FIELDS)
         for name in extra:
             volatile.setdefault(name, _constant_by_type)
         keep = set(keep)
-        return cls({k: v for k, v in volatile.items() if k not in keep}, map_ids="id" not in keep)
+        stable_keys = frozenset(name for name in keep if name != "id" and _is_id_key(name))
+        return cls(
+            {k: v for k, v in volatile.items() if k not in keep},
+            map_ids="id" not in keep,
+            stable_keys=stable_keys,
+        )
 
     def response(
-        self, body: Any, ids: IdMap, base: str, request_values: set[str], *, map_ids: bool = True
+        self,
+        body: Any,
+        ids: IdMap,
+        base: str,
+        request_values: set[str],
+        *,
+        map_ids: bool = True,
+        introduce: bool = True,
     ) -> Any:
-        """Normalise ``body`` in place (and return it); ids it introduces are added to ``ids`` as
-        ``base``, ``base-2``... (in place: a 10,000-chunk stream is not copied again)."""
+        """Normalise ``body`` in place (and return it). Ids it introduces (see the module docstring;
+        none if not ``introduce``: the answer to a ``GET``) are added to ``ids`` as ``base``,
+        ``base-2``... in document order; every id key holding a known id, and known ids inside other
+        strings, are then mapped. In place: a 10,000-chunk stream is not copied."""
+        if not (map_ids and self.map_ids):
+            return self._walk(body, None)
         fresh: list[str] = []
 
-        def stable_id(live: str) -> str:
-            known = ids.get(live)
-            if known is not None or live in request_values or live in ids.sent or live.startswith("rec-"):
-                return known or live
-            stable = base if not fresh else f"{base}-{len(fresh) + 1}"
-            fresh.append(live)
-            ids.add(live, stable)
-            return stable
+        def introduces(key: str, live: str) -> bool:
+            return (
+                (key in FRESH_ID_KEYS or (introduce and key in OWN_ID_KEYS))
+                and key not in self.stable_keys
+                and live not in ids
+                and live not in request_values
+                and live not in ids.sent
+                and not live.startswith("rec-")
+            )
 
-        def walk(value: Any) -> Any:
+        def collect(value: Any) -> None:  # first pass: the ids this response introduces, in order
             if isinstance(value, list):
-                value[:] = [walk(item) for item in value]
+                for item in value:
+                    collect(item)
             elif isinstance(value, dict) and value.get(TYPE_KEY) not in STABLE_TYPES:
                 for key, item in value.items():
                     if key in self.volatile:
-                        value[key] = self.volatile[key](item)
-                    elif map_ids and self.map_ids and isinstance(item, str) and item and _is_id_key(key):
-                        value[key] = stable_id(item)
+                        continue
+                    if isinstance(item, str):
+                        if item and introduces(key, item):
+                            fresh.append(item)
+                            ids.add(item, base if len(fresh) == 1 else f"{base}-{len(fresh)}")
                     elif isinstance(item, (dict, list)):
-                        walk(item)
-            return value
+                        collect(item)
 
-        return walk(body)
+        collect(body)
+        return self._walk(body, ids)
+
+    def _walk(self, value: Any, ids: IdMap | None) -> Any:
+        """Second pass: volatile fields fixed; known ids mapped (``ids`` None: none mapped)."""
+        if isinstance(value, list):
+            value[:] = [self._walk(item, ids) for item in value]
+        elif isinstance(value, dict) and value.get(TYPE_KEY) not in STABLE_TYPES:
+            for key, item in value.items():
+                if key in self.volatile:
+                    value[key] = self.volatile[key](item)
+                elif isinstance(item, str):
+                    if ids is not None and item and len(ids) and key not in self.stable_keys:
+                        value[key] = ids.replace(item)
+                elif isinstance(item, (dict, list)):
+                    self._walk(item, ids)
+        return value
 
 
 def _constant_by_type(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
@@ -20,6 +21,7 @@ pytest.register_assert_rewrite("vcr.matchers")
 from . import _fixtures
 from ._canonical import BodyRules, Canonicalizer
 from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning, messages_in
+from ._headers import ResponseHeaders
 from ._normalize import Normalizer
 from ._redact import DEFAULT_SECRET_ENV_PATTERNS, Redactor
 from ._vcrpy import Recordings
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # vcrpy (~80 ms) is imported at the first vcr test, not when 
 
 CANONICALIZER_KEY = pytest.StashKey["tuple[Canonicalizer, Normalizer]"]()
 CODEC_KEY = pytest.StashKey["RecordingCodec"]()
+RESPONSE_HEADERS_KEY = pytest.StashKey[ResponseHeaders]()
 ITEM_KEY = pytest.StashKey[pytest.Item]()
 RECORDINGS_KEY = pytest.StashKey[Recordings]()
 #: A test's reports so far, by phase ("setup", "call", "teardown").
@@ -67,6 +70,16 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
         "linelist",
         [],
     ),
+    "llama_vcr_keep_response_headers": (
+        "Extra response headers to store (fnmatch patterns; set-cookie and secret-looking names never).",
+        "linelist",
+        [],
+    ),
+    "llama_vcr_drop_response_headers": (
+        "Response headers stored by default not to store (fnmatch patterns).",
+        "linelist",
+        [],
+    ),
     "llama_vcr_ignore_body_paths": (
         "Request body paths (dotted, * = any) not matched or stored.",
         "linelist",
@@ -74,7 +87,7 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
     ),
     "llama_vcr_volatile_fields": ("Extra response fields normalised at write time.", "linelist", []),
     "llama_vcr_stable_fields": (
-        "Default volatile fields kept as recorded ('id': no id mapping).",
+        "Default volatile fields kept as recorded; a *_id key keeps its ids ('id': no id mapping).",
         "linelist",
         [],
     ),
@@ -144,6 +157,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.getini("llama_vcr_volatile_fields"), config.getini("llama_vcr_stable_fields")
     )
     config.stash[CANONICALIZER_KEY] = (Canonicalizer(redactor), normalizer)
+    try:
+        config.stash[RESPONSE_HEADERS_KEY] = ResponseHeaders.configured(
+            config.getini("llama_vcr_keep_response_headers"),
+            config.getini("llama_vcr_drop_response_headers"),
+            redactor,
+        )
+    except ValueError as exc:
+        raise pytest.UsageError(f"llama_vcr_keep_response_headers: {exc}") from None
     # Registered now, after pytest-recording, so that these fixtures override its defaults.
     if not config.pluginmanager.has_plugin("llama_vcr.fixtures"):
         config.pluginmanager.register(_fixtures, "llama_vcr.fixtures")
@@ -213,7 +234,10 @@ def _test_codec(config: pytest.Config, merged: dict[str, Any]) -> RecordingCodec
         from .format.codec import RecordingCodec
 
         canonicalizer, normalizer = config.stash[CANONICALIZER_KEY]
-        codec = config.stash[CODEC_KEY] = RecordingCodec(canonicalizer, normalizer=normalizer)
+        headers = config.stash.get(RESPONSE_HEADERS_KEY, None) or ResponseHeaders()
+        codec = config.stash[CODEC_KEY] = RecordingCodec(
+            canonicalizer, normalizer=normalizer, response_headers=headers
+        )
     ignore = [*config.getini("llama_vcr_ignore_body_paths"), *merged.get("ignore_body_paths", ())]
     rules = BodyRules.from_config(ignore, merged.get("replace_body_paths"))
     if not rules:
@@ -228,6 +252,8 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     merged = _merged_config(item) if item is not None else {}
     mode = str(merged.get("record_mode") or config.getoption("--record-mode") or "none")
     test_id = item.nodeid if item is not None else None
+    if item is not None and _replays_existing_cassette(item, vcr, merged, mode):
+        return
     recordings = configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
     recordings.cassette_root = config.rootpath / config.getini("llama_vcr_cassette_dir")
     if MAX_FILE_SIZE_KEY in config.stash:
@@ -237,6 +263,26 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
         on_failure = bool(config.getini("llama_vcr_save_on_failure"))
         recordings.save_allowed = lambda: _may_save(item, on_failure=on_failure)
         recordings.commit_later = True  # committed (or discarded) once the teardown is over
+
+
+def _replays_existing_cassette(item: pytest.Item, vcr: VCR, merged: dict[str, Any], mode: str) -> bool:
+    """Installing is not switching: a test with a vcrpy cassette and no llama-vcr recordings keeps
+    replaying the cassette read-only (``llama_vcr._vcrpy.existing``); True if it does."""
+    from ._vcrpy import SERIALIZER_NAME
+
+    if mode in ("rewrite", "all") or merged.get("serializer", SERIALIZER_NAME) != SERIALIZER_NAME:
+        return False  # (a suite that names vcrpy's serializer itself gets vcrpy as before)
+    from ._vcrpy.existing import cassette_of_test, replay_existing
+
+    request = item._request  # type: ignore[attr-defined]
+    name = str(request.getfixturevalue("default_cassette_name"))
+    cassette_dir = Path(vcr.cassette_library_dir or ".")
+    cassette = cassette_of_test(Path(item.path), cassette_dir, name, getattr(item, "cls", None), item.name)
+    if cassette is None:
+        return False
+    root = item.config.rootpath / item.config.getini("llama_vcr_cassette_dir")
+    replay_existing(vcr, cassette, test_id=item.nodeid, cassette_root=root)
+    return True
 
 
 def _may_save(item: pytest.Item, *, on_failure: bool) -> bool:

@@ -433,6 +433,15 @@ class Redactor:
         )
 
     @functools.lru_cache(maxsize=1024)  # noqa: B019
+    def is_secret_response_header(self, name: str) -> bool:
+        """A response header never stored, by its name: the request rule (:meth:`is_secret`:
+        ``set-cookie``, ``openai-organization``, names containing ``key``, ``token``...), except that
+        ``tokens`` counts (``x-ratelimit-remaining-tokens``); also a secret field name
+        (:func:`field_kind`: ``x-amz-security-token``) or a bare ``token``, ``session``..."""
+        name = name.lower()
+        return self.is_secret(name.replace("tokens", "")) or self.field_kind(name) != PLAIN
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019
     def keeps_header(self, name: str) -> bool:
         name = name.lower()
         return (name in KEPT_REQUEST_HEADERS or name in self.extra_headers) and not self.is_secret(name)

@@ -11,7 +11,11 @@ protocol it returns. What this package relies on beyond vcrpy's public API is li
 - ``Request.__class__`` swapped for a cheap-to-copy subclass (``format.codec.StoredRequest``);
 - ``VCR.use_cassette`` replaced on the test's own ``VCR`` object, so that pytest-recording creates
   :class:`~.cassette.RecordingCassette`;
-- ``pytest_recording._vcr.CombinedPersister`` for extra cassettes named in ``@pytest.mark.vcr(...)``.
+- ``pytest_recording._vcr.CombinedPersister`` for extra cassettes named in ``@pytest.mark.vcr(...)``;
+- ``Cassette._path`` names an existing vcrpy cassette in its miss message (:mod:`.existing`);
+- ``vcr.patch._Httpx[2]HttpTransport_handle_request`` (and the async ones): the real methods, which
+  :mod:`.transport` wraps in vcrpy's own httpx stub to record a body a transport error cut short
+  (defined by vcrpy only when that library is installed).
 """
 
 from __future__ import annotations
@@ -48,9 +52,17 @@ PRIVATE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "play_counts",
         "data",
         "use_arg_getter",
+        "_path",
     ),
     "vcr.config:VCR": ("get_merged_config", "use_cassette", "persister"),
     "pytest_recording._vcr:CombinedPersister": ("load_cassette", "save_cassette"),
+    # (a module's own names: the real transport methods vcrpy's httpx stubs wrap; see .transport)
+    "vcr.patch:": (
+        "_HttpxHttpTransport_handle_request",
+        "_HttpxAsyncHttpTransport_handle_async_request",
+        "_Httpx2HttpTransport_handle_request",
+        "_Httpx2AsyncHttpTransport_handle_async_request",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from vcr.cassette import Cassette, CassetteContextDecorator
 from .matchers import MATCHER_TAG, RequestKey, request_key
 from .miss import RecordingNotFound
 from .persister import DOCUMENT_KEY, RecordingPersister
+from .transport import transport_patches
 
 _KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
 
@@ -37,6 +38,8 @@ class RecordingCassette(Cassette):
             self._before_save_interaction.append(_drop_encoded_document)
         if isinstance(self._persister, RecordingPersister):
             self._persister.attach(self)
+        # a body a transport error cuts short is recorded, and replayed, with that error
+        self.custom_patches: tuple[Any, ...] = (*self.custom_patches, *transport_patches(self))
 
     def can_play_response_for(self, request: Any) -> bool:
         """vcrpy's answer; on a replay miss of a llama-vcr cassette, raise :class:`RecordingNotFound`.

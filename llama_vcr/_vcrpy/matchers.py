@@ -1,9 +1,9 @@
 """The comparator: vcrpy matchers over the canonical request form.
 
 ``endpoint`` compares the URL path and the (redacted) query, ignoring scheme, host and port, so a
-changed ``base_url`` still replays; ``canonical_body`` compares bodies after canonicalisation, so
-key order, whitespace and float noise never cause a miss. Both raise ``AssertionError`` on a
-mismatch, as vcrpy expects.
+changed ``base_url`` still replays; ``canonical_body`` compares the stored bodies exactly as parsed
+JSON (``_canonical.match_form``: key order and whitespace never matter, floats are compared to 7
+significant digits, strings exactly). Both raise ``AssertionError`` on a mismatch, as vcrpy expects.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from vcr.record_mode import RecordMode
 from vcr.serialize import deserialize
 
 from .._canonical import CanonicalRequest
-from .._errors import ForeignRecordingsWarning, RecordingError, SecretRedactedWarning
+from .._errors import ForeignRecordingsWarning, NotReplayableWarning, RecordingError, SecretRedactedWarning
 from .._normalize import IdMap
 from .._report import miss_message
 from .._store import (
@@ -42,6 +42,7 @@ from .._store import (
 )
 from ..format.codec import RecordingCodec
 from ..format.envelopes import check_type, envelope_types
+from ..format.llama_stack import merge_model_lists, model_list_group, not_replayable
 from ..format.wire import RecordingFormatError
 
 #: Key under which a loaded response remembers the file it came from.
@@ -118,7 +119,7 @@ class RecordingPersister:
             return None
         return self._decode(path, document)
 
-    def _load_file(self, path: Path) -> tuple[Any, dict[str, Any]]:
+    def _load_file(self, path: Path) -> tuple[Any, dict[str, Any]] | None:
         return self._decode(path, self._read(path))
 
     def _read(self, path: Path) -> dict[str, Any]:
@@ -135,7 +136,16 @@ class RecordingPersister:
                 return root
         return path.parent
 
-    def _decode(self, path: Path, document: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def _decode(self, path: Path, document: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+        """The interaction a document replays as; None (with a warning) for a llama-stack record
+        that is no HTTP exchange. A llama-stack model list replays as the union of its group."""
+        reason = not_replayable(document)
+        if reason is not None:
+            warnings.warn(NotReplayableWarning(path, reason), stacklevel=3)
+            return None
+        group = model_list_group(path)
+        if group:  # (llama-stack serves even one file's list sorted)
+            document = merge_model_lists([document if p == path else self._read(p) for p in group])
         for type_name in dict.fromkeys(envelope_types(document["response"].get("body"))):
             problem = check_type(type_name)
             if problem:
@@ -153,7 +163,7 @@ class RecordingPersister:
 
     def _load_extra(self, path: Path) -> Iterable[tuple[Any, dict[str, Any]]]:
         if path.is_dir():
-            return [self._load_file(file) for file in recording_files(path)]
+            return [loaded for file in recording_files(path) if (loaded := self._load_file(file))]
         if path.suffix in (".yaml", ".yml") and path.is_file():  # a plain vcrpy cassette
             from vcr.serializers import yamlserializer
 
@@ -162,7 +172,7 @@ class RecordingPersister:
                 (req, {**resp, SOURCE_KEY: str(path)}) for req, resp in zip(requests, responses, strict=True)
             ]
         if path.is_file():
-            return [self._load_file(path)]
+            return [loaded] if (loaded := self._load_file(path)) else []
         raise RecordingError(path, "extra cassette named in @pytest.mark.vcr(...) does not exist")
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:

@@ -6,6 +6,7 @@ Output (colour, tables) is :mod:`llama_vcr.cli._console`; the project's pytest s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -250,7 +251,21 @@ def directory_for_test(test_id: str, *, legacy: bool = False) -> PurePosixPath:
     if module_path.suffix == ".py":
         module_path = module_path.with_suffix("")
     parts = [part for part in module_path.parts if part not in ("/", ".", "..")]
-    return PurePosixPath(*parts, cassette_name(test_id, legacy=legacy))
+    return PurePosixPath(*parts, stored_name(cassette_name(test_id, legacy=legacy)))
+
+
+#: pytest-recording shortens a cassette name longer than this (less its serializer's name).
+_MAX_NAME = 255
+_SERIALIZER = "llama_vcr"  # (llama_vcr._vcrpy.SERIALIZER_NAME; the CLI does not import vcrpy)
+
+
+def stored_name(name: str) -> str:
+    """A test directory's name as it is on disk: pytest-recording shortens a name too long for a
+    file name to ``<prefix>...<md5 of the name>`` (its ``_vcr.py``; ``llama_vcr._fixtures``)."""
+    if len(name) + len(_SERIALIZER) <= _MAX_NAME:
+        return name
+    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+    return f"{name[: _MAX_NAME - len(_SERIALIZER) - len(digest) - 3]}...{digest}"
 
 
 def display(path: Path) -> str:

@@ -1,4 +1,10 @@
-"""``llama-vcr convert``: vcrpy cassettes and llama-stack ``recordings/`` into llama-vcr recordings."""
+"""``llama-vcr convert``: vcrpy cassettes and llama-stack ``recordings/`` into llama-vcr recordings.
+
+A source that fails (unreadable, a name the file system refuses) is reported and the others go on;
+llama-stack records that are no HTTP exchange (tool runtime, file processor, google-genai calls)
+are set aside, not copied, with their reason. The summary always prints; the status is 1 if
+anything failed or conflicted.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from .._normalize import IdMap
 from .._redact import REDACTED, Redactor
 from .._store import next_occurrence, place, read_document
 from ..format.codec import CODEC, RecordingCodec
+from ..format.llama_stack import not_replayable
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -39,6 +46,8 @@ class _Plan:
     unchanged: list[Path] = field(default_factory=list)
     conflicts: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    #: (source, reason): llama-stack records that are no HTTP exchange, not copied.
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
     #: (destination, environment variable) whose value was found and replaced by ``REDACTED``.
     scrubbed: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -114,6 +123,10 @@ def _plan_recording(path: Path, dest: Path, plan: _Plan, redactor: Redactor) -> 
     """A llama-stack (or llama-vcr) recording, copied as it is into its test's directory (secret
     env values are still scrubbed; then its name may no longer derive, which ``verify`` reports)."""
     document = read_document(path, CODEC)
+    reason = not_replayable(document)
+    if reason is not None:
+        plan.set_aside.append((display(path), reason))
+        return
     text, leaked = redactor.scrub(path.read_text(encoding="utf-8"))
     test_id = test_id_of(document)
     directory = dest / directory_for_test(test_id) if test_id and "::" in test_id else dest / SESSION_DIR
@@ -140,6 +153,19 @@ def _sources(src: Path, dest: Path) -> Iterable[Path]:
             yield path
 
 
+def _write(plan: _Plan) -> None:
+    """Write the planned files; one the file system refuses is a failure, the others are written."""
+    for destination, (text, source) in list(plan.writes.items()):
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(text, encoding="utf-8")
+            if destination in plan.mtimes:
+                os.utime(destination, (plan.mtimes[destination], plan.mtimes[destination]))
+        except OSError as exc:
+            del plan.writes[destination]
+            plan.failures.append((source, f"cannot write {display(destination)}: {exc.strerror or exc}"))
+
+
 def cmd_convert(args: argparse.Namespace, console: Console) -> int:
     src, dest = Path(args.src), Path(args.dest)
     if not src.exists():
@@ -160,17 +186,13 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
                 _plan_cassette(path, args.test_id or derive_test_id(path), dest, plan, codec)
             else:
                 _plan_recording(path, dest, plan, codec.redactor)
-        except (RecordingError, UsageError, ValueError, KeyError, OSError) as exc:
-            problem = exc.problem if isinstance(exc, RecordingError) else str(exc)
+        except Exception as exc:  # one source's problem never stops the others
+            problem = exc.problem if isinstance(exc, RecordingError) else str(exc) or type(exc).__name__
             plan.failures.append((display(path), problem))
     if src.is_file() and plan.failures:
         raise UsageError(f"cannot convert {plan.failures[0][0]}: {plan.failures[0][1]}")
     if not args.dry_run:
-        for destination, (text, _) in plan.writes.items():
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_text(text, encoding="utf-8")
-            if destination in plan.mtimes:
-                os.utime(destination, (plan.mtimes[destination], plan.mtimes[destination]))
+        _write(plan)
     for destination, variable in plan.scrubbed:
         console.error(f"{display(destination)}: the value of ${variable} was replaced by {REDACTED}")
     verb = "would write" if args.dry_run else "wrote"
@@ -182,6 +204,7 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
                 "unchanged": [display(p) for p in plan.unchanged],
                 "conflicts": [display(p) for p in plan.conflicts],
                 "skipped": [{"path": p, "problem": problem} for p, problem in plan.failures],
+                "set_aside": [{"path": p, "reason": reason} for p, reason in plan.set_aside],
                 "scrubbed": [{"path": display(p), "variable": v} for p, v in plan.scrubbed],
             }
         )
@@ -193,8 +216,14 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
             console.print(console.style(message, "red"))
         for source, problem in plan.failures:
             console.print(console.style(f"{source}: skipped: {problem}", "red"))
+        for source, reason in plan.set_aside:
+            console.print(
+                console.style(f"{source}: set aside: {reason} (llama-vcr cannot replay it)", "yellow")
+            )
         summary = f"{verb} {len(plan.writes)} recording(s), {len(plan.unchanged)} unchanged"
         if plan.conflicts or plan.failures:
             summary += f", {len(plan.conflicts)} conflict(s), {len(plan.failures)} source(s) skipped"
+        if plan.set_aside:
+            summary += f", {len(plan.set_aside)} not-HTTP record(s) set aside"
         console.print(console.style(summary, "red" if plan.conflicts or plan.failures else "green"))
     return EXIT_PROBLEMS if plan.conflicts or plan.failures else EXIT_OK

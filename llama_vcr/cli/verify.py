@@ -1,21 +1,18 @@
 """``llama-vcr verify``: schema, file name, envelope revival and a secret scan for every recording.
 
-The secret scan flags what the redaction policy (``llama_vcr._redact``) would have hidden: stored
-secret headers, unredacted secret query values and secret-named fields, secret environment
-values, and secret-shaped values (the policy's ``SECRET_SHAPES`` plus the regex detectors of
-detect-secrets, imported only here). Every message is masked by the same policy before printing.
+The secret scan is :mod:`llama_vcr.cli._verify_secrets`. A file llama-stack's recorder wrote is
+checked as llama-vcr reads it (``format.llama_stack``), and its name against every naming recipe
+llama-stack used (``format.llama_stack_names``): only a name none of them re-derives is reported.
 
 A *problem* fails the run (exit 1); a *note* is printed but does not: a llama-stack legacy name
-whose legacy hash matches, a request layout whose name cannot be re-derived, an envelope type
-whose package is not installed or whose data only revives via ``model_construct``, a plain
-vcrpy cassette. See ``docs/cli.md``.
+whose legacy hash matches, a llama-stack record that is no HTTP exchange (skipped by design), a
+request too malformed to hash, an envelope type whose package is not installed or whose data only
+revives via ``model_construct``, a plain vcrpy cassette. See ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import json
 import re
 from collections import Counter
@@ -25,25 +22,14 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-from .._canonical import endpoint_of, request_hash
 from .._errors import RecordingError
-from .._redact import (
-    AMBIGUOUS,
-    REDACTED,
-    SECRET,
-    SECRET_HEADERS,
-    SECRET_QUERY_NAMES,
-    Redactor,
-    credential_like,
-    find_shapes,
-    mask,
-)
+from .._redact import Redactor
 from .._store import document_of, read_recording_text, recording_name
 from ..format.codec import CODEC
 from ..format.envelopes import DATA_KEY, TYPE_KEY, UnknownTypeError, check_type, import_type, revive
-from ..format.llama_stack import NotReplayableError
+from ..format.llama_stack import NotReplayableError, from_llama_stack, is_llama_stack, not_replayable
+from ..format.llama_stack_names import DOCUMENTED, HASH_NAME, name_check
 from ..format.wire import RecordingFormatError
 from ._common import (
     EXIT_OK,
@@ -57,44 +43,18 @@ from ._common import (
 )
 from ._config import find_config
 from ._console import annotation
+from ._verify_secrets import DETECT_SECRETS_PLUGINS as DETECT_SECRETS_PLUGINS
+from ._verify_secrets import check_secrets, secret_detector
 
-#: detect-secrets plugins ``verify`` runs: its regex detectors (not the entropy and keyword ones,
-#: which flag every id and hash a recording holds).
-DETECT_SECRETS_PLUGINS = (
-    "AWSKeyDetector",
-    "ArtifactoryDetector",
-    "AzureStorageKeyDetector",
-    "BasicAuthDetector",
-    "DiscordBotTokenDetector",
-    "GitHubTokenDetector",
-    "GitLabTokenDetector",
-    "JwtTokenDetector",
-    "MailchimpDetector",
-    "NpmDetector",
-    "OpenAIDetector",
-    "PrivateKeyDetector",
-    "PypiTokenDetector",
-    "SendGridDetector",
-    "SlackDetector",
-    "SquareOAuthDetector",
-    "StripeDetector",
-    "TelegramBotTokenDetector",
-    "TwilioKeyDetector",
-)
-#: A text -> ``(label, secret value)`` of what a detector found in it.
-Detector = Callable[[str], list[tuple[str, str]]]
-_detector: Detector | None = None
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>\\]+")
-_HASH_NAME = re.compile(r"^([0-9a-f]{64})(?:-(\d+))?\.json$")
-_MODELS_NAME = re.compile(r"^models-([0-9a-f]{64})-[0-9a-f]{8}\.json$")
-_LEGACY_NAME = re.compile(r"^(?:models-)?([0-9a-f]{12})(?:-[0-9a-f]{8})?\.json$")
+_NUMBERED = re.compile(r"^[0-9a-f]{64}-\d+\.json$")
 
 
 @dataclass(frozen=True)
 class Finding:
     path: str
     #: problems: unreadable, schema, name, revive, secret;
-    #: notes: legacy-name, name-unchecked, revive-fallback, type-not-installed, vcrpy-cassette
+    #: notes: legacy-name, name-unchecked, not-replayable, revive-fallback, type-not-installed,
+    #: vcrpy-cassette
     kind: str
     message: str
     problem: bool = True
@@ -133,51 +93,36 @@ def check_schema(document: Any) -> Iterator[str]:
         yield f"schema: at {where}: {message}"
 
 
-def _legacy_hash(request: Mapping[str, Any]) -> str:
-    """llama-stack's hash before test ids (12 hex of method, URL path and the raw body)."""
-    key = {"method": request["method"], "endpoint": endpoint_of(request["url"]), "body": request["body"]}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _tool_hash(request: Mapping[str, Any]) -> str:
-    """llama-stack's ``tool_invoke`` hash (provider, tool name and arguments; no test id)."""
-    key = {"provider": request["provider"], "tool_name": request["tool_name"], "kwargs": request["kwargs"]}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-
-
 def check_name(name: str, document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
-    """(kind, message, is_problem) about the file name versus the name the content derives."""
-    request = document["request"]
-    if {"provider", "tool_name", "kwargs"} <= request.keys():
-        if _tool_hash(request) + ".json" != name:
-            yield "name", "name does not match content (llama-stack tool_invoke hash)", True
-        return
-    if not {"method", "url", "body"} <= request.keys() or not isinstance(request.get("url"), str):
-        missing = sorted({"method", "url", "body"} - request.keys())
-        yield "name-unchecked", f"name not checked: request has no {'/'.join(missing) or 'string url'}", False
-        return
-    legacy = _LEGACY_NAME.match(name)
-    if legacy:
-        if _legacy_hash(request) == legacy.group(1):
+    """(kind, message, is_problem) about the file name versus the name the content derives.
+
+    A file llama-vcr wrote must have the name ``recording_name`` derives. A file llama-stack wrote
+    is named right if any of llama-stack's recipes re-derives its name
+    (:mod:`llama_vcr.format.llama_stack_names`); a legacy 12-hex name that matches is a note.
+    """
+    if is_llama_stack(dict(document)):
+        ok, how = name_check(name, document)
+        if ok and how == "legacy":
             yield "legacy-name", "legacy name (llama-stack's 12-hex hash without test_id; it matches)", False
-        else:
-            yield "name", "legacy name does not match content (llama-stack's 12-hex hash)", True
+        elif not ok:
+            would = _vcr_name(document)
+            yield "name", f"{how}; llama-vcr would name it {would} (llama-stack's documented recipe)", True
         return
     derived = recording_name({**document, "test_id": document.get("test_id")})
-    models = _MODELS_NAME.match(name)
-    if models:
-        digest = request_hash(
-            request["method"], endpoint_of(request["url"]), request["body"], document.get("test_id")
-        )
-        if models.group(1) != digest:
-            yield "name", f"name does not match content (hash part should be {digest[:12]}…)", True
-        return
     if derived == name:
         return
-    if _HASH_NAME.match(name):
+    if HASH_NAME.match(name) or _NUMBERED.match(name):
         yield "name", f"name does not match content (content derives {derived})", True
     else:
         yield "name", f"not a recording name (content derives {derived})", True
+
+
+def _vcr_name(document: Mapping[str, Any]) -> str:
+    """The name llama-vcr's recipe (llama-stack's documented one) gives a llama-stack file's content."""
+    try:
+        return DOCUMENTED.digest(document) + ".json"
+    except (KeyError, TypeError, AttributeError):
+        return "(no name: the request has no method, url or body)"
 
 
 def _envelopes(value: Any) -> Iterator[dict[str, Any]]:
@@ -231,119 +176,6 @@ def check_revival(document: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]
         yield kind, message + (f" (x{count})" if count > 1 else ""), is_problem
 
 
-@contextlib.contextmanager
-def secret_detector() -> Iterator[Detector]:
-    """detect-secrets' regex detectors (:data:`DETECT_SECRETS_PLUGINS`), set up once for a run;
-    ``check_secrets`` uses them inside this context. Without detect-secrets, it finds nothing."""
-    global _detector
-    try:
-        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-        from detect_secrets.core.scan import scan_line
-        from detect_secrets.settings import transient_settings
-    except ImportError:  # pragma: no cover - a dependency; the policy's own shapes still apply
-        yield lambda text: []
-        return
-    classes: dict[str, type] = get_mapping_from_secret_type_to_class()
-    available = {plugin.__name__ for plugin in classes.values()}
-    plugins = [{"name": name} for name in DETECT_SECRETS_PLUGINS if name in available]
-
-    def detect(text: str) -> list[tuple[str, str]]:
-        return [(_article(s.type), str(s.secret_value)) for s in scan_line(text) if s.secret_value]
-
-    previous = _detector
-    with transient_settings({"plugins_used": plugins}):
-        _detector = detect
-        try:
-            yield detect
-        finally:
-            _detector = previous
-
-
-def _article(kind: str) -> str:
-    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind} (detect-secrets)"
-
-
-def _secret_fields(value: Any, redactor: Redactor, where: str) -> Iterator[str]:
-    """JSON paths of secret-named fields and secret URL query values that hold an unredacted value."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{where}.{key}"
-            kind = redactor.field_kind(str(key))
-            if kind == SECRET and _holds_value(item):
-                yield path
-            elif kind == AMBIGUOUS and isinstance(item, str) and credential_like(item):
-                if not (str(key).lower() == "token" and "logprob" in value):
-                    yield path
-            else:
-                yield from _secret_fields(item, redactor, path)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _secret_fields(item, redactor, f"{where}[{index}]")
-    elif isinstance(value, str) and "://" in value:
-        for url in _URL.findall(value):
-            for name, item in parse_qsl(urlsplit(url).query, keep_blank_values=True):
-                secret = redactor.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
-                if secret and item and item != REDACTED:
-                    yield f"{where} (a URL's {name!r})"
-
-
-def _holds_value(value: Any) -> bool:
-    if isinstance(value, str):
-        return bool(value) and value != REDACTED
-    if isinstance(value, dict):
-        return any(_holds_value(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_holds_value(item) for item in value)
-    return False
-
-
-def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redactor) -> Iterator[str]:
-    if document is not None:
-        request = document["request"]
-        sent, received = request.get("headers"), document["response"].get("headers")
-        for name in sent if isinstance(sent, dict) else {}:
-            if redactor.is_secret(str(name)):
-                yield f"secret: request header {name!r} is stored"
-        for name in received if isinstance(received, dict) else {}:
-            if str(name).lower() in SECRET_HEADERS:
-                yield f"secret: response header {name!r} is stored"
-        url = request.get("url")
-        if isinstance(url, str):
-            parts = urlsplit(url)
-            if "@" in parts.netloc and not parts.netloc.startswith(f"{REDACTED}@"):
-                yield "secret: the URL carries user:password credentials"
-            for name, value in parse_qsl(parts.query, keep_blank_values=True):
-                secret = redactor.is_secret(name) or name.lower() in SECRET_QUERY_NAMES
-                if secret and value and value != REDACTED:
-                    yield f"secret: URL query parameter {name!r} is not redacted"
-        for part, body in (("request", request.get("body")), ("response", document["response"].get("body"))):
-            for where in dict.fromkeys(_secret_fields(body, redactor, "$")):
-                yield f"secret: {part} body field {where} is not redacted"
-    seen: set[tuple[str, str]] = set()
-    shown: list[str] = []
-    for label, match in find_shapes(text):
-        found = match.group(0)
-        if (label, found) in seen:
-            continue
-        seen.add((label, found))
-        shown.append(found)
-        line = text.count("\n", 0, match.start()) + 1
-        yield f"secret: line {line} has what looks like {label} ({mask(found)})"
-    if _detector is not None:
-        detected = _detector(text)
-    else:
-        with secret_detector() as detect:
-            detected = detect(text)
-    for label, found in detected:
-        if any(found in other or other in found for other in shown):
-            continue  # (the policy's own shapes named it already)
-        shown.append(found)
-        line = text.count("\n", 0, max(text.find(found), 0)) + 1
-        yield f"secret: line {line} has what looks like {label} ({mask(found)})"
-    for name in redactor.scrub(text)[1]:  # the values the persister scrubs before writing
-        yield f"secret: contains the value of ${name}"
-
-
 def check_load(document: Mapping[str, Any]) -> Iterator[str]:
     """What loading the recording in a test would refuse beyond the schema (``format.validate``:
     base64, URLs, header values, stream framing, SDK objects). Files that are no HTTP exchange
@@ -353,6 +185,19 @@ def check_load(document: Mapping[str, Any]) -> Iterator[str]:
     except RecordingFormatError as exc:
         if not isinstance(exc.__cause__, NotReplayableError):
             yield f"does not load: {exc}"
+
+
+def schema_findings(shown: str, document: dict[str, Any]) -> list[Finding]:
+    """The schema's findings; a llama-stack file is checked as llama-vcr reads it (its layouts:
+    no ``test_id``, raw-HTTP ``payload``, bare model lists, recorded exceptions), and one that is no
+    HTTP exchange is a ``not-replayable`` note (skipped by design) instead."""
+    if is_llama_stack(document):
+        reason = not_replayable(document)
+        if reason is not None:
+            message = f"{reason}; skipped by design: llama-vcr neither replays nor re-records it"
+            return [Finding(shown, "not-replayable", message, False)]
+        document = {"test_id": None, **from_llama_stack(dict(document))}
+    return [Finding(shown, "schema", message) for message in check_schema(document)]
 
 
 def _checked(shown: str, what: str, check: Callable[[], list[Finding]]) -> list[Finding]:
@@ -380,9 +225,7 @@ def verify_file(path: Path, redactor: Redactor, root: Path | None = None) -> lis
             findings.append(Finding(shown, "unreadable", f"unreadable: {exc.problem}"))
     if document is not None:
         doc = document
-        findings += _checked(
-            shown, "schema", lambda: [Finding(shown, "schema", m) for m in check_schema(doc)]
-        )
+        findings += _checked(shown, "schema", lambda: schema_findings(shown, doc))
 
         def names() -> list[Finding]:
             try:

@@ -18,33 +18,29 @@ from typing import Any, cast
 
 from vcr.request import Request
 
-from .. import providers as _providers
 from .._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of
-from .._normalize import NAMING_ENDPOINTS, REQUEST_ID_HEADERS, IdMap, Normalizer, request_strings
+from .._headers import DEFAULT_RESPONSE_HEADERS, ResponseHeaders
+from .._normalize import NAMING_ENDPOINTS, IdMap, Normalizer, request_strings
 from .._redact import SDK_ATTR, Redactor, sdk_of
 from .envelopes import REGISTRY, TypeRegistry
+from .framing import FRAMING_KEY, NDJSON, encode_body, header_framing
 from .llama_stack import NotReplayableError, from_llama_stack
+from .transport import TRANSPORT_ERROR_KEY, check_transport_error, decode_arrived, whole_frames
 from .validate import check_recording, check_replay
 from .validate import parse as parse_strict
 from .wire import (
     BYTES_KEY,
-    LINE_BREAK,
     RecordingFormatError,
     body_bytes,
     decode_content,
     dump_json,
-    encode_json,
-    encode_stream,
-    is_marked,
     ndjson_bytes,
-    ndjson_value,
-    raw_value,
     stream_bytes,
     without_boundary,
 )
 
-#: Response headers a recording keeps: the ones SDKs read (all else is dropped).
-KEPT_RESPONSE_HEADERS = _providers.KEPT_RESPONSE_HEADERS
+#: Response headers a recording keeps by default (names or patterns; see ``_headers``).
+KEPT_RESPONSE_HEADERS = DEFAULT_RESPONSE_HEADERS.kept
 
 
 def stable_base(digest: str, occurrence: int = 1) -> str:
@@ -56,34 +52,95 @@ def stable_base(digest: str, occurrence: int = 1) -> str:
 
 
 class LazyBody(dict):  # type: ignore[type-arg]
-    """A vcrpy response body whose wire bytes (``["string"]``) are built when first replayed."""
+    """A vcrpy response body, ``{"string": bytes}``, whose wire bytes are built from the recording
+    when first read.
+
+    It behaves as that full dict through every access path (``["string"]``, ``get``, ``in``,
+    iteration, ``keys``/``values``/``items``, ``len``, ``copy``, ``==``, ``|``, ``pop``,
+    ``setdefault``, ``repr``, ``dict(body)``, ``json.dumps``): each builds the bytes first (vcrpy's
+    aiohttp stub reads ``.get("string", b"")``; its hooks iterate). ``make`` is called once, when it
+    succeeds; its errors propagate to the reader.
+    """
 
     def __init__(self, make: Callable[[], bytes]) -> None:
         super().__init__()
-        self._make = make
+        self._make: Callable[[], bytes] | None = make
 
-    def __missing__(self, key: str) -> bytes:
-        if key != "string":
-            raise KeyError(key)
-        self["string"] = value = self._make()
-        return value
+    def _built(self) -> LazyBody:
+        make = self._make
+        if make is not None:
+            value = make()
+            self._make = None
+            if not dict.__contains__(self, "string"):  # (unless a writer set it first)
+                dict.__setitem__(self, "string", value)
+        return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LazyBody:
         return self  # built from the file, never mutated: sharing it is safe
 
-    # vcrpy's hooks (filter_sensitive_data...) iterate over a body: build it first
-    def _built(self) -> LazyBody:
-        _ = self["string"]
-        return self
+    def __getitem__(self, key: Any) -> Any:
+        return dict.__getitem__(self._built(), key)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(dict(self._built()))
+    def get(self, key: Any, default: Any = None) -> Any:
+        return dict.get(self._built(), key, default)
 
-    def items(self) -> Any:
-        return dict(self._built()).items()
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self._built(), key)
+
+    def __iter__(self) -> Iterator[Any]:
+        return dict.__iter__(self._built())
+
+    def __reversed__(self) -> Iterator[Any]:
+        return dict.__reversed__(self._built())
 
     def __len__(self) -> int:
         return dict.__len__(self._built())
+
+    def keys(self) -> Any:
+        return dict.keys(self._built())
+
+    def values(self) -> Any:
+        return dict.values(self._built())
+
+    def items(self) -> Any:
+        return dict.items(self._built())
+
+    def copy(self) -> dict[Any, Any]:
+        return dict(dict.items(self._built()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyBody):
+            other._built()
+        return dict.__eq__(self._built(), other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    def __or__(self, other: Any) -> Any:
+        return self.copy() | other if isinstance(other, dict) else NotImplemented
+
+    def __ror__(self, other: Any) -> Any:
+        return other | self.copy() if isinstance(other, dict) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"LazyBody({dict.__repr__(self._built())})"
+
+    def __delitem__(self, key: Any) -> None:
+        dict.__delitem__(self._built(), key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        return dict.pop(self._built(), key, *default)
+
+    def popitem(self) -> tuple[Any, Any]:
+        return dict.popitem(self._built())
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return dict.setdefault(self._built(), key, default)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (self.copy(),))
 
 
 class StoredResponse(dict):  # type: ignore[type-arg]
@@ -130,6 +187,8 @@ class RecordingCodec:
     canonicalizer: Canonicalizer = DEFAULT_CANONICALIZER
     registry: TypeRegistry = field(default_factory=lambda: REGISTRY)
     normalizer: Normalizer = field(default_factory=Normalizer)
+    #: Which response headers are stored and how volatile ones are written (ini options).
+    response_headers: ResponseHeaders = DEFAULT_RESPONSE_HEADERS
 
     @property
     def redactor(self) -> Redactor:
@@ -178,54 +237,48 @@ class RecordingCodec:
         raw: bytes | str = response.get("body", {}).get("string", b"") or b""
         body = raw.encode("utf-8") if isinstance(raw, str) else raw
         encoding = headers.pop("content-encoding", None)
+        cut = response.get(TRANSPORT_ERROR_KEY)  # the body broke off: keep what arrived, and why
         if encoding:
-            body = decode_content(body, encoding if isinstance(encoding, str) else ",".join(encoding))
+            decode = decode_content if cut is None else decode_arrived
+            body = decode(body, encoding if isinstance(encoding, str) else ",".join(encoding))
         content_type = str(headers.get("content-type", ""))
+        if cut is not None:
+            check_transport_error(response, "the recorded response")
+            body = whole_frames(body, content_type)
         status = int(response.get("status", {}).get("code", 200))
-        rule = self.registry.rule_for(canonical.method, canonical.endpoint) if status < 400 else None
-        stored: dict[str, Any] = {}
-        try:
-            text = body.decode("utf-8") if "event-stream" in content_type or "ndjson" in content_type else ""
-        except UnicodeDecodeError:  # a stream that is not UTF-8: kept as bytes, replayed byte for byte
-            content_type, text = "", ""
-        if content_type.startswith("text/event-stream"):
-            chunks, done = encode_stream(text, rule)
-            stored = {"body": chunks, "is_streaming": True, "sse_done": done}
-        elif "ndjson" in content_type:
-            chunk_type = rule.chunk if rule else None
-            lines = LINE_BREAK.split(text)
-            stored = {
-                "body": [ndjson_value(line, chunk_type) for line in lines if line.strip()],
-                "is_streaming": True,
-            }
-        else:
-            value = raw_value(body, content_type)
-            if not is_marked(value):
-                value = encode_json(value, rule)
-            stored = {"body": value, "is_streaming": False}
+        sdk = request.__dict__.get(SDK_ATTR) or sdk_of(request.headers)  # (the SDK builds its own types)
+        rule = self.registry.rule_for(canonical.method, canonical.endpoint, sdk) if status < 400 else None
+        # the framing comes from the bytes (format/framing); the header is kept as it was. An error
+        # is read whole; a success answering "stream": true may be read line by line
+        streamed = status < 400 and isinstance(canonical.body, dict) and canonical.body.get("stream") is True
+        stored = encode_body(body, content_type, rule, url=canonical.url, streamed=streamed)
         # the policy that redacted the request (before matching) hides the same secrets here
         redaction = self.redactor.redaction(canonical.secrets)
         stored["body"] = redaction.value(stored["body"])
-        kept = redaction.value(
-            {name: value for name, value in headers.items() if name in KEPT_RESPONSE_HEADERS}
-        )
         base = stable_base(canonical.hash(test_id), occurrence)
         sent = request_strings(canonical.body, canonical.endpoint) | {v for _, v in canonical.query}
         stored["body"] = self.normalizer.response(
-            stored["body"], ids, base, sent, map_ids=NAMING_ENDPOINTS.search(canonical.endpoint) is None
+            stored["body"],
+            ids,
+            base,
+            sent,
+            map_ids=NAMING_ENDPOINTS.search(canonical.endpoint) is None,
+            introduce=canonical.method not in ("GET", "HEAD"),  # a retrieval or listing creates nothing
         )
         ids.sent |= sent
         if status >= 400:  # an error quotes the live ids it was sent
             stored["body"] = ids.apply_text(stored["body"])
-        for name in REQUEST_ID_HEADERS:
-            if name in kept:
-                kept[name] = f"req_{base}"
+        kept = self.response_headers.select(  # a pass of its own: a dropped header warns apart
+            headers,
+            self.redactor.redaction(canonical.secrets),
+            f"req_{base}",
+            f"{canonical.method} {canonical.endpoint}",
+        )
         document = EncodedDocument(test_id=test_id)
         if occurrence > 1:
             document["occurrence"] = occurrence
         if recorded_at:
             document["recorded_at"] = recorded_at
-        sdk = request.__dict__.get(SDK_ATTR) or sdk_of(request.headers)
         if sdk:
             document["sdk"] = sdk
         document |= {
@@ -239,6 +292,9 @@ class RecordingCodec:
             },
             "response": {**stored, "status": status, "headers": kept},
         }
+        if cut is not None:
+            error = {"type": cut["type"], "message": redaction.value(cut["message"])}
+            document["response"][TRANSPORT_ERROR_KEY] = error
         document.scrubbed = list(dict.fromkeys([*canonical.scrubbed, *redaction.found]))
         return document
 
@@ -266,9 +322,8 @@ class RecordingCodec:
         }
         content_type = str((headers.get("content-type") or [""])[0])
         streaming = resp.get("is_streaming") is True
-        ndjson = streaming and (
-            "ndjson" in content_type or (not content_type and _providers.NDJSON_PATHS.search(url) is not None)
-        )
+        framing = resp.get(FRAMING_KEY) or header_framing(content_type, url)
+        ndjson = streaming and framing == NDJSON
         status = resp.get("status", 200)
         rule = self.registry.rule_for(req["method"], endpoint_of(url)) if status in range(100, 400) else None
         typed = rule is not None and bool(rule.chunk if streaming else rule.body or rule.items)
@@ -294,9 +349,12 @@ class RecordingCodec:
         else:
             body_of = functools.partial(body_bytes, stored)
             headers.setdefault("content-type", ["application/json"])
-        return StoredRequest.of(request), StoredResponse(
+        replayed = StoredResponse(
             status={"code": status, "message": ""}, headers=headers, body=LazyBody(body_of)
         )
+        if TRANSPORT_ERROR_KEY in resp:  # (checked by check_recording) the seam raises it after the body
+            replayed[TRANSPORT_ERROR_KEY] = dict(resp[TRANSPORT_ERROR_KEY])
+        return StoredRequest.of(request), replayed
 
 
 CODEC = RecordingCodec()

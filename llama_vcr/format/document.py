@@ -6,7 +6,7 @@ meanings are documented in ``docs/recording-format.md``; the envelope and marker
 stored body are in :mod:`llama_vcr.format.envelopes` and :mod:`llama_vcr.format.wire`.
 """
 
-from typing import Any, NotRequired
+from typing import Any, Literal, NotRequired
 
 # (no ``from __future__ import annotations``: TypedDict reads NotRequired at runtime)
 from typing_extensions import TypedDict
@@ -29,6 +29,15 @@ class RecordedRequest(TypedDict):
     #: The URL path the request hash is computed over (llama-stack's ``endpoint``).
     endpoint: str
     model: str | None
+    #: llama-stack's recorder: versions of the provider's SDK or server (``openai_sdk_version``…).
+    provider_metadata: NotRequired[dict[str, Any]]
+
+
+class TransportError(TypedDict):
+    """``response.transport_error``: ``type`` is one of ``format.transport.TRANSPORT_ERROR_TYPES``."""
+
+    type: str
+    message: str
 
 
 class RecordedResponse(TypedDict):
@@ -43,6 +52,11 @@ class RecordedResponse(TypedDict):
     headers: NotRequired[dict[str, str | list[str]]]
     #: Whether an SSE stream ended with ``data: [DONE]`` (true when absent).
     sse_done: NotRequired[bool]
+    #: The transport error that cut the body short after ``body`` (see ``format/transport.py``).
+    transport_error: NotRequired["TransportError"]
+    #: How a stream is framed when its content type would mislead: ``"sse"`` or ``"ndjson"``
+    #: (see ``format/framing.py``).
+    framing: NotRequired[Literal["sse", "ndjson"]]
 
 
 class RecordingDocument(TypedDict):

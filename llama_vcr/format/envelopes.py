@@ -1,9 +1,11 @@
 """The SDK type registry: which SDK class a response body (or each streamed chunk) is.
 
 A recording stores every typed value as an envelope ``{"__type__": "<module>.<QualName>",
-"__data__": <the JSON that came over the wire>}``. :func:`envelope` makes one (only if the data
-validates as that class; otherwise the plain JSON is kept) and :func:`revive` turns one back
-into the SDK's own object.
+"__data__": <the JSON that came over the wire>}``. :func:`envelope` makes one, naming the class the
+SDK itself built from that JSON (leniently, as openai's ``_models.construct_type`` does: see
+:mod:`.sdk_build`); a JSON object the SDK builds no class from (a stream's error event, a skipped
+event, data a validating SDK refused) is kept as ``{"__data__": …, "__untyped__": <reason>}``.
+:func:`revive` turns an envelope back into the SDK's own object.
 
 A recording is data, and may come from an untrusted pull request, so its ``__type__`` is never
 imported blindly: only names inside an allowlist of SDK packages (:data:`DEFAULT_TYPE_PACKAGES`,
@@ -19,16 +21,19 @@ import importlib.util
 import json
 import os
 import re
-import types
 import typing
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
 from ..providers._provider import TypeRule
+from .sdk_build import UNAVAILABLE, built_class
+from .sdk_build import union_args as _union_args
 
 TYPE_KEY = "__type__"
 DATA_KEY = "__data__"
+#: Next to ``__data__`` (no ``__type__``): why the SDK builds no class from that JSON object.
+UNTYPED_KEY = "__untyped__"
 
 
 #: The packages an envelope's ``__type__`` may name out of the box: the SDKs llama-vcr types.
@@ -137,17 +142,33 @@ class TypeRegistry:
         """Add ``rule`` ahead of the existing ones, so a provider module can refine a default."""
         self._rules.insert(0, rule)
 
-    def rule_for(self, method: str, endpoint: str) -> TypeRule | None:
-        return next((rule for rule in self._rules if rule.matches(method.upper(), endpoint)), None)
+    def rule_for(self, method: str, endpoint: str, sdk: str | None = None) -> TypeRule | None:
+        """The first rule for the request. ``sdk``, the client's User-Agent product (``OpenAI/Python
+        3.57.0``, ``ollama-python/0.6.3``): when it names the SDK of another rule's package, rules
+        typing with a different package are skipped, as that SDK built its own classes (an
+        Anthropic client's ``GET /v1/models`` is no ``openai.types.model.Model``)."""
+        client = _package_key(sdk.partition("/")[0].removesuffix("-python")) if sdk else ""
+        known = {_rule_package(rule) for rule in self._rules}
+        return next(
+            (
+                rule
+                for rule in self._rules
+                if rule.matches(method.upper(), endpoint)
+                and (client not in known or _rule_package(rule) == client)
+            ),
+            None,
+        )
 
 
-def _union_args(target: Any) -> tuple[Any, ...] | None:
-    """The members of a (possibly ``Annotated``) ``Union``, or None if ``target`` is not one."""
-    while typing.get_origin(target) is typing.Annotated:
-        target = typing.get_args(target)[0]
-    if typing.get_origin(target) in (typing.Union, types.UnionType):
-        return typing.get_args(target)
-    return None
+def _package_key(name: str) -> str:
+    """``"llama_stack_client"``, ``"LlamaStackClient"`` -> ``"llamastackclient"``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _rule_package(rule: TypeRule) -> str:
+    """The key of the top-level package a rule's classes lie in."""
+    name = rule.body or rule.chunk or rule.items or ""
+    return _package_key(name.partition(".")[0])
 
 
 def _import_object(type_name: str) -> Any:
@@ -298,16 +319,30 @@ def type_name_of(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def envelope(data: Any, type_name: str | None) -> Any:
-    """``data`` wrapped in an envelope for ``type_name`` if it validates as that class, else ``data``."""
+def envelope(data: Any, type_name: str | None, *, stream: bool = False, event: str | None = None) -> Any:
+    """``data`` as stored for a rule's ``type_name`` (a class, or a union alias of stream events).
+
+    - ``{"__type__": <the class the SDK builds>, "__data__": data}`` for a JSON object the SDK
+      builds a class from (:func:`.sdk_build.built_class`: openai's lenient ``construct_type``,
+      so a payload missing required fields is typed all the same);
+    - ``{"__data__": data, "__untyped__": <reason>}`` for a JSON object it builds none from
+      (``stream``: ``data`` is one event, ``event`` its ``event:`` name), or whose class cannot be
+      imported here (``"unavailable"``);
+    - ``data`` itself if ``type_name`` is None or outside the allowed packages (never imported),
+      or ``data`` is not a JSON object.
+    """
     if type_name is None or not isinstance(data, dict):
         return data
     try:
-        cls: Any = resolve(type_name, data)
-        cls.model_validate(data)
-    except Exception:  # an optional SDK missing, or data the SDK would not accept
+        target = _import_object(type_name)
+    except DisallowedTypeError:  # a rule naming a package outside the allowlist: never imported
         return data
-    return {TYPE_KEY: type_name_of(cls), DATA_KEY: data}
+    except UnknownTypeError:  # an optional SDK missing, or a class it no longer has
+        return {DATA_KEY: data, UNTYPED_KEY: UNAVAILABLE}
+    built = built_class(target, data, stream=stream, event=event)
+    if isinstance(built, type):
+        return {TYPE_KEY: type_name_of(built), DATA_KEY: data}
+    return {DATA_KEY: data, UNTYPED_KEY: built} if built is not None else data
 
 
 def is_envelope(value: Any) -> bool:
@@ -323,7 +358,11 @@ def revive(value: Any, *, strict: bool = False) -> Any:
     """The SDK object an envelope stands for; lists are revived element by element.
 
     Like llama-stack, falls back to ``model_construct`` and then to the raw data when validation
-    fails; with ``strict`` an unknown type raises :class:`UnknownTypeError` instead.
+    fails; with ``strict`` an unknown type raises :class:`UnknownTypeError` instead. For the
+    Stainless SDKs' models ``model_construct`` is their lenient ``construct`` (openai/_models.py
+    ``BaseModel.construct``), so data that does not validate revives as the object the SDK built
+    live (``construct_type`` calls that ``construct``; for data that validates, both give equal
+    objects). An ``__untyped__`` value revives as its plain ``__data__``.
     """
     if isinstance(value, list):
         return [revive(item, strict=strict) for item in value]

@@ -33,7 +33,9 @@ from itertools import chain, compress
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from .envelopes import DATA_KEY, TYPE_KEY
+from .envelopes import DATA_KEY, TYPE_KEY, UNTYPED_KEY
+from .framing import FRAMINGS
+from .transport import check_transport_error
 from .wire import BYTES_KEY, EVENT_KEY, TEXT_KEY, RecordingFormatError
 
 #: Deepest nesting of arrays and objects a recording may have (the document itself is level 1).
@@ -41,8 +43,8 @@ from .wire import BYTES_KEY, EVENT_KEY, TEXT_KEY, RecordingFormatError
 #: llama-vcr's canonical form, the JSON Schema validator) can take without a ``RecursionError``.
 MAX_DEPTH = 100
 
-_MARKERS = frozenset({TYPE_KEY, DATA_KEY, TEXT_KEY, BYTES_KEY, EVENT_KEY})
-_ENVELOPE_KEYS = frozenset({TYPE_KEY, DATA_KEY, EVENT_KEY})
+_MARKERS = frozenset({TYPE_KEY, DATA_KEY, TEXT_KEY, BYTES_KEY, EVENT_KEY, UNTYPED_KEY})
+_ENVELOPE_KEYS = frozenset({TYPE_KEY, DATA_KEY, EVENT_KEY, UNTYPED_KEY})
 _TEXT_KEYS = frozenset({TEXT_KEY, EVENT_KEY})
 _BYTES_KEYS = frozenset({BYTES_KEY})
 _TYPED = frozenset({TYPE_KEY, DATA_KEY})
@@ -353,6 +355,9 @@ def check_recording(document: Any) -> None:
             _optional(body, "extra_body", "request.body", dict, type(None))
     _optional(response, "is_streaming", "response", bool)
     _optional(response, "sse_done", "response", bool)
+    if response.get("framing", "sse") not in FRAMINGS:
+        _fail("response.framing", f"{_show(response['framing'])} is not 'sse' or 'ndjson'")
+    check_transport_error(response)
     if "status" in response:
         _status(response["status"], "response.status")
     _headers(response.get("headers"), "response.headers", wire=True)
@@ -410,7 +415,7 @@ def _check_value(value: Any, where: str, typed: bool) -> None:
         _base64(value[BYTES_KEY], _at(where, BYTES_KEY))
     elif TEXT_KEY in value:
         _check_text(value, where, ndjson=False)
-    elif DATA_KEY in value or TYPE_KEY in value:
+    elif DATA_KEY in value or TYPE_KEY in value or UNTYPED_KEY in value:
         _check_envelope(value, where, typed, allowed=_ENVELOPE_KEYS)
     else:  # only "__event__": plain JSON, served as it is
         return
@@ -437,7 +442,7 @@ def _check_chunk(chunk: Any, where: str, *, ndjson: bool, typed: bool) -> None:
         _fail(_at(where, BYTES_KEY), "a stream chunk cannot be bytes (only a JSON value or __text__)")
     if TEXT_KEY in chunk:
         _check_text(chunk, where, ndjson=ndjson)
-    elif DATA_KEY in chunk or TYPE_KEY in chunk:
+    elif DATA_KEY in chunk or TYPE_KEY in chunk or UNTYPED_KEY in chunk:
         _check_envelope(chunk, where, typed, allowed=_ENVELOPE_KEYS, untyped_event=True)
 
 
@@ -459,11 +464,19 @@ def _check_envelope(
     value: Mapping[str, Any], where: str, typed: bool, *, allowed: frozenset[str], untyped_event: bool = False
 ) -> None:
     """``{"__type__", "__data__"}`` (``"__event__"`` too, in a stream); in a stream an event with no
-    type is ``{"__data__", "__event__"}``."""
+    type is ``{"__data__", "__event__"}``; a JSON object the SDK builds no class from is
+    ``{"__data__": {…}, "__untyped__": "<reason>"}`` (``"__event__"`` too, in a stream)."""
     _only(value, allowed, where)
     if DATA_KEY not in value:
         _fail(where, f"an envelope with {TYPE_KEY!r} needs {DATA_KEY!r}")
-    if TYPE_KEY in value:
+    if UNTYPED_KEY in value:
+        if TYPE_KEY in value:
+            _fail(where, f"{UNTYPED_KEY!r} (why a value has no type) next to {TYPE_KEY!r}")
+        _string(value[UNTYPED_KEY], _at(where, UNTYPED_KEY))
+        data = value[DATA_KEY]
+        if not isinstance(data, dict):
+            _fail(_at(where, DATA_KEY), f"{_show(data)} is {_kind(data)}, not a JSON object")
+    elif TYPE_KEY in value:
         type_name = value[TYPE_KEY]
         if type_name is not None and not isinstance(type_name, str):
             _fail(_at(where, TYPE_KEY), f"{_show(type_name)} is {_kind(type_name)}, not a class name")

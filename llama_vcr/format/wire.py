@@ -12,7 +12,7 @@ import json
 import json.encoder
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from ..providers._provider import TypeRule
@@ -127,33 +127,17 @@ def is_marked(value: Any) -> bool:
     return isinstance(value, dict) and (TEXT_KEY in value or BYTES_KEY in value)
 
 
-def iter_sse(text: str) -> Iterator[tuple[str | None, str]]:
-    """(event name, data) per Server-Sent Event; comments, ``id:`` and ``retry:`` are dropped."""
-    event: str | None = None
-    data: list[str] = []
-    for line in LINE_BREAK.split(text):
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = None, []
-        elif line.startswith("data:"):
-            data.append(line[6:] if line.startswith("data: ") else line[5:])
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-    if data:
-        yield event, "\n".join(data)
-
-
-def encode_stream(text: str, rule: TypeRule | None) -> tuple[list[Any], bool]:
+def encode_stream(events: Iterable[tuple[str | None, str]], rule: TypeRule | None) -> tuple[list[Any], bool]:
+    """``(chunks, done)``: the stored chunks of SSE ``(event name, data)`` pairs (``framing.parse_sse``
+    gives them), each typed by ``rule.chunk`` when its data is JSON, else ``{"__text__"}``; ``done``
+    if the last event is a bare ``data: [DONE]`` (one elsewhere is kept as a text chunk)."""
     chunks: list[Any] = []
-    done = False
     chunk_type = rule.chunk if rule else None
-    for event, data in iter_sse(text):
-        if data == SSE_DONE:
-            done = True
-            continue
+    pairs = list(events)
+    done = bool(pairs) and pairs[-1] == (None, SSE_DONE)
+    for event, data in pairs[:-1] if done else pairs:
         try:
-            item = envelope(loads_wire(data), chunk_type)
+            item = envelope(loads_wire(data), chunk_type, stream=True, event=event)
         except ValueError:
             item = {TEXT_KEY: data}
         if event is not None:
@@ -165,13 +149,33 @@ def encode_stream(text: str, rule: TypeRule | None) -> tuple[list[Any], bool]:
 
 def ndjson_value(line: str, chunk_type: str | None) -> Any:
     try:
-        return envelope(loads_wire(line), chunk_type)
+        return envelope(loads_wire(line), chunk_type, stream=True)
     except ValueError:
         return {TEXT_KEY: line}
 
 
 def ndjson_bytes(chunks: list[Any]) -> bytes:
-    return b"".join(body_bytes(chunk) + b"\n" for chunk in chunks)
+    """NDJSON lines of stored chunks: each value's compact JSON (or its text) and ``\n``."""
+    return b"".join((body_bytes(c) if is_marked(c) else line_json(c)) + b"\n" for c in chunks)
+
+
+#: U+2028, U+2029 and U+0085 in UTF-8: legal unescaped inside a JSON string, but a line reader
+#: (httpx ``iter_lines``) breaks lines there.
+_SEPARATOR_BYTES = re.compile(b"\xe2\x80[\xa8\xa9]|\xc2\x85")
+_ESCAPED = {b"\xe2\x80\xa8": b"\\u2028", b"\xe2\x80\xa9": b"\\u2029", b"\xc2\x85": b"\\u0085"}
+
+
+def line_json(value: Any) -> bytes:
+    """A stored stream value (an envelope or plain JSON) as compact JSON for one line of a stream."""
+    return line_safe(dump_json(unwrap(value)))
+
+
+def line_safe(data: bytes) -> bytes:
+    """JSON bytes with U+2028, U+2029 and U+0085 escaped, so that a line reader reads one line
+    (a stream body that had them raw is stored as text by ``framing``: it replays byte for byte)."""
+    if b"\xc2" in data or b"\xe2" in data:
+        data = _SEPARATOR_BYTES.sub(lambda match: _ESCAPED[match.group()], data)
+    return data
 
 
 def encode_json(value: Any, rule: TypeRule | None) -> Any:
@@ -222,7 +226,7 @@ def body_bytes(value: Any) -> bytes:
             value = unwrap(value)
         elif isinstance(value.get("data"), list):
             value = {**value, "data": [unwrap(item) for item in value["data"]]}
-    return dump_json(value)
+    return line_safe(dump_json(value))
 
 
 def stream_bytes(chunks: list[Any], done: bool) -> bytes:
@@ -237,7 +241,7 @@ def stream_bytes(chunks: list[Any], done: bool) -> bytes:
             if b"\n" in data or b"\r" in data:
                 data = b"\ndata: ".join(_LINE_BREAK_BYTES.split(data))
         else:
-            data = dump_json(unwrap(chunk))  # (JSON text has no line breaks: they are escaped)
+            data = line_json(chunk)  # (JSON text has no line breaks: they are escaped)
         out += b"data: " + data + b"\n\n"
     if done:
         out += b"data: [DONE]\n\n"

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._provider import Provider
+from ._provider import HeaderRule, Provider
 
 
 def _discover() -> tuple[Provider, ...]:
@@ -43,15 +43,20 @@ STABLE_TYPES = frozenset().union(*(p.stable_types for p in PROVIDERS))
 KEPT_REQUEST_HEADERS = frozenset({"content-type", "accept"}).union(
     *(p.kept_request_headers for p in PROVIDERS)
 )
-#: Response headers stored: the ones HTTP clients and the SDKs read.
-KEPT_RESPONSE_HEADERS = frozenset({"content-type", "retry-after"}).union(
+#: Response headers stored by default (names or fnmatch patterns): the ones HTTP clients and the
+#: SDKs read, and the providers' that tests read (rate limits, processing time, API version).
+KEPT_RESPONSE_HEADERS = frozenset({"content-type", "location", "retry-after"}).union(
     *(p.kept_response_headers for p in PROVIDERS)
 )
+#: Kept response headers whose values vary between recordings (names or patterns) -> their rules.
+VOLATILE_RESPONSE_HEADERS: Mapping[str, HeaderRule] = {
+    name: rule for p in reversed(PROVIDERS) for name, rule in p.volatile_response_headers.items()
+}
 REQUEST_ID_HEADERS = tuple(dict.fromkeys(h for p in PROVIDERS for h in p.request_id_headers))
 #: Request headers never written: HTTP's credentials plus each provider's.
-SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"}).union(
-    *(p.secret_headers for p in PROVIDERS)
-)
+SECRET_HEADERS = frozenset(
+    {"authorization", "cookie", "set-cookie", "set-cookie2", "proxy-authorization"}
+).union(*(p.secret_headers for p in PROVIDERS))
 SECRET_ENV = tuple(dict.fromkeys(name for p in PROVIDERS for name in p.secret_env))
 SDK_ERROR_BASES = tuple(p.sdk_error for p in PROVIDERS if p.sdk_error is not None)
 #: URL paths whose streams are NDJSON when a recording has no content type.
@@ -69,5 +74,7 @@ __all__ = [
     "SECRET_HEADERS",
     "STABLE_TYPES",
     "VOLATILE_FIELDS",
+    "VOLATILE_RESPONSE_HEADERS",
+    "HeaderRule",
     "Provider",
 ]

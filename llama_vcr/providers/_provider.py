@@ -59,6 +59,30 @@ def constant(replacement: Any) -> ValueRule:
     return lambda value: value if value is None else replacement
 
 
+#: A volatile response header's rule: ``(name, recorded value, every response header)`` -> the
+#: value written (names lower-case; a header sent twice has a list of values).
+HeaderRule = Callable[[str, str, Mapping[str, Any]], str]
+
+
+def fixed(replacement: str) -> HeaderRule:
+    """The header is always written as ``replacement`` (a valid value of the same shape)."""
+    return lambda name, value, headers: replacement
+
+
+def counterpart(old: str, new: str, default: str) -> HeaderRule:
+    """The value of the header named like this one with ``old`` replaced by ``new``, else
+    ``default``: a rate limit's ``remaining`` count becomes its ``limit`` (nothing used yet, so a
+    client that backs off as the count nears 0 does not wait on replay)."""
+
+    def rule(name: str, value: str, headers: Mapping[str, Any]) -> str:
+        other = headers.get(name.replace(old, new)) if old in name else None
+        if isinstance(other, list):
+            other = other[0] if other else None
+        return other if isinstance(other, str) and other else default
+
+    return rule
+
+
 @dataclass(frozen=True)
 class Provider:
     """One provider's API as llama-vcr records it.
@@ -67,7 +91,11 @@ class Provider:
       rules win, and providers with ``fallback=True`` (OpenAI-compatible) come after the others.
     - ``volatile_fields``: response fields that are noise, and what each is written as.
     - ``stable_types``: envelope types whose ids are names (never mapped to stable ids).
-    - ``kept_request_headers`` / ``kept_response_headers``: headers stored (all others dropped).
+    - ``kept_request_headers`` / ``kept_response_headers``: headers stored (all others dropped);
+      response header names may be ``fnmatch`` patterns (``x-ratelimit-limit-*``). Never a secret:
+      ``tests/unit/test_response_headers.py`` checks them against the redaction policy.
+    - ``volatile_response_headers``: kept response headers (names or patterns) whose values vary
+      from one recording to the next, and the :data:`HeaderRule` that writes each.
     - ``request_id_headers``: response headers replaced by ``req_<stable id>``.
     - ``secret_env``: environment variables whose values must never be written.
     - ``secret_headers``: request headers that are never written, whatever the configuration.
@@ -83,6 +111,7 @@ class Provider:
     stable_types: frozenset[str] = frozenset()
     kept_request_headers: frozenset[str] = frozenset()
     kept_response_headers: frozenset[str] = frozenset()
+    volatile_response_headers: Mapping[str, HeaderRule] = field(default_factory=dict)
     request_id_headers: tuple[str, ...] = ()
     secret_env: tuple[str, ...] = ()
     secret_headers: frozenset[str] = frozenset()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._provider import Provider, TypeRule, constant, timestamp
+from ._provider import Provider, TypeRule, constant, counterpart, fixed, timestamp
 
 T = "openai.types."
 
@@ -52,8 +52,24 @@ PROVIDER = Provider(
     stable_types=frozenset({T + "model.Model"}),
     kept_request_headers=frozenset({"content-type", "accept", "openai-beta"}),
     kept_response_headers=frozenset(
-        {"content-type", "x-request-id", "retry-after", "retry-after-ms", "x-should-retry"}
+        {
+            "content-type",
+            "x-request-id",
+            "retry-after",
+            "retry-after-ms",
+            "x-should-retry",
+            "openai-version",
+            "openai-processing-ms",
+            "x-ratelimit-limit-*",
+            "x-ratelimit-remaining-*",
+            "x-ratelimit-reset-*",
+        }
     ),
+    volatile_response_headers={
+        "openai-processing-ms": fixed("0"),
+        "x-ratelimit-remaining-*": counterpart("-remaining-", "-limit-", "1000"),
+        "x-ratelimit-reset-*": fixed("0s"),  # a Go duration: "6ms", "1m30s"
+    },
     request_id_headers=("x-request-id",),
     secret_env=("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY"),
     secret_headers=frozenset({"authorization", "api-key", "openai-organization", "openai-project"}),

@@ -68,10 +68,16 @@ def importtime(*argv: str, cwd: Path = ROOT) -> tuple[set[str], subprocess.Compl
 
 
 def loaded_by(*argv: str, cwd: Path = ROOT) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    """``sys.modules`` at the exit of ``python -m llama_vcr ARGV`` (run through ``runpy``, as ``-m`` does)."""
+    """``sys.modules`` at the exit of ``python -m llama_vcr ARGV`` (run through ``runpy``, as ``-m`` does).
+
+    ``click`` is made unimportable: httpx (which vcrpy imports) loads its own command line, and with
+    it rich, whenever click is installed; what is checked here is what llama-vcr itself imports.
+    """
     script = textwrap.dedent(
         f"""
         import atexit, json, runpy, sys
+
+        sys.modules["click"] = None
 
         def report():
             sys.__stderr__.write("MODULES " + json.dumps(sorted(sys.modules)) + "\\n")

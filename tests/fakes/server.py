@@ -27,12 +27,15 @@ from urllib.parse import parse_qsl
 
 from tests.fakes import (
     anthropic_routes,
+    compat_routes,
+    framing_routes,
     ollama_routes,
     openai_misc_routes,
     openai_routes,
     responses_routes,
 )
-from tests.fakes.common import HEX, RNG, TOOL_ARGUMENTS, Abort, ProviderState, Reply, Request, find_route
+from tests.fakes import headers as fake_headers
+from tests.fakes.common import HEX, TOOL_ARGUMENTS, Abort, ProviderState, Reply, Request, find_route
 from tests.fakes.openai_routes import MODELS
 
 try:
@@ -70,6 +73,10 @@ class _Failure:
     headers: dict[str, str]
     error_type: str | None
     code: str | None
+
+
+class _Cut(Exception):
+    """Raised by a stream's frames to drop the connection mid-body (`queue_stream_cut`)."""
 
 
 def _provider(path: str) -> str:
@@ -128,6 +135,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(provider, reply) if reply.stream is not None else self._body(provider, reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except _Cut:  # end the connection with the chunked body unfinished
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
@@ -142,17 +152,17 @@ class _Handler(BaseHTTPRequestHandler):
         return out
 
     def _send_head(self, status: int, provider: str, content_type: str, extra: dict[str, str]) -> None:
+        """The status line and headers: the provider's usual ones (`tests.fakes.headers`), some
+        sent twice (`set-cookie`), with `extra` replacing those of the same name."""
         owner = self.server.owner
-        headers = {"content-type": content_type}
+        usual: fake_headers.Headers = [("content-type", content_type)]
         if provider == "openai":
-            ms = str(RNG.randint(20, 900)) if owner.vary_ids else "42"
-            headers |= {"x-request-id": "req_" + owner.rand(32, HEX), "openai-processing-ms": ms}
-            headers["openai-version"] = "2020-10-01"
+            usual += fake_headers.openai_headers(owner, "req_" + owner.rand(32, HEX))
         elif provider == "anthropic":
-            headers["request-id"] = anthropic_routes.request_id(owner)
-        headers |= {k.lower(): v for k, v in extra.items()}
+            usual += fake_headers.anthropic_headers(owner, anthropic_routes.request_id(owner))
+        overrides = {k.lower(): v for k, v in extra.items()}
         self.send_response(status)
-        for name, value in headers.items():
+        for name, value in [*((n, v) for n, v in usual if n not in overrides), *overrides.items()]:
             self.send_header(name, value)
         self.end_headers()
 
@@ -229,6 +239,7 @@ class FakeProviderServer(ProviderState):
         self.hits: list[Hit] = []
         self._errors: deque[_Failure] = deque()
         self._stream_errors: deque[tuple[int, _Failure]] = deque()
+        self._stream_cuts: deque[int] = deque()
         self._sockets: set[socket.socket] = set()
         self._connections = 0
         self._httpd = _HTTPServer(("127.0.0.1", port), _Handler)
@@ -287,6 +298,7 @@ class FakeProviderServer(ProviderState):
             self.hits.clear()
             self._errors.clear()
             self._stream_errors.clear()
+            self._stream_cuts.clear()
 
     def queue_error(
         self,
@@ -311,6 +323,12 @@ class FakeProviderServer(ProviderState):
         with self._lock:
             self._stream_errors.append((after_chunks, _Failure(200, message, {}, error_type, None)))
 
+    def queue_stream_cut(self, after_chunks: int) -> None:
+        """Cut the next streaming response (FIFO) at the transport: send `after_chunks` events,
+        then close the connection with the chunked body unfinished (no error event, no last chunk)."""
+        with self._lock:
+            self._stream_cuts.append(after_chunks)
+
     def _track(self, sock: socket.socket, *, add: bool) -> None:
         with self._lock:
             self._connections += add
@@ -322,9 +340,13 @@ class FakeProviderServer(ProviderState):
             self.hits.append(Hit(method, target, headers, body))
             failure = self._errors.popleft() if self._errors else None
         path, _, query = target.partition("?")
+        path, label = framing_routes.split(path)  # /framing/<label>: relabelled or redirected
         provider = _provider(path)
         if failure is not None:
             return provider, self._failure(provider, failure)
+        redirect = framing_routes.redirect(label, path)
+        if redirect is not None:
+            return provider, redirect
         route = _V1.fullmatch(path)
         route_path = path if provider == "ollama" or route is None else route.group(1)
         request = Request(method, route_path, dict(parse_qsl(query)), headers, body)
@@ -332,10 +354,16 @@ class FakeProviderServer(ProviderState):
             reply = self._route(provider, request, path)
         except Abort as abort:
             reply = abort.reply
+        if provider == "openai" and compat_routes.applies(path):  # /compat/v1: fields left out
+            reply = compat_routes.lenient(reply)
+        reply = framing_routes.relabel(reply, label)
         if reply.stream is not None:
             with self._lock:
                 broken = self._stream_errors.popleft() if self._stream_errors else None
             frames = self._broken(reply, *broken) if broken else self._ended(reply.stream, reply.end)
+            with self._lock:
+                cut = self._stream_cuts.popleft() if self._stream_cuts else None
+            frames = frames if cut is None else self._cut(frames, cut)
             reply = dataclasses.replace(reply, stream=frames)
         return provider, reply
 
@@ -344,6 +372,14 @@ class FakeProviderServer(ProviderState):
         yield from frames
         if end:
             yield end
+
+    @staticmethod
+    def _cut(frames: Iterable[bytes], after: int) -> Iterator[bytes]:
+        for sent, frame in enumerate(frames):
+            if sent == after:
+                break
+            yield frame
+        raise _Cut
 
     @staticmethod
     def _broken(reply: Reply, after: int, failure: _Failure) -> Iterator[bytes]:

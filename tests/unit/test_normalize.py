@@ -155,7 +155,7 @@ def test_model_listings_keep_their_ids_even_untyped() -> None:
         "data": [{"id": "claude-sonnet-4-5", "type": "model", "display_name": "Claude"}],
         "has_more": False,
     }
-    request = Request("GET", "http://h/v1/models", None, {})
+    request = Request("GET", "http://h/v1/models", None, {"user-agent": "Anthropic/Python 0.69.0"})
     document = CODEC.encode(request, edge_response(json.dumps(listing).encode(), "application/json"), None)
     assert document["response"]["body"]["data"][0]["id"] == "claude-sonnet-4-5"
 
@@ -169,4 +169,124 @@ def test_values_the_test_sent_earlier_are_never_turned_into_ids() -> None:
     echo = Request("GET", "http://h/v1/responses/resp_1", None, {})
     body = json.dumps({"id": "resp_1", "metadata": {"session_id": "sess-42"}}).encode()
     document = CODEC.encode(echo, edge_response(body, "application/json"), None, ids=ids)
-    assert document["response"]["body"]["metadata"]["session_id"] == "sess-42"
+    assert document["response"]["body"]["__data__"]["metadata"]["session_id"] == "sess-42"  # (a Response)
+
+
+# --- which ids are mapped: the ones this test received, wherever they are sent back -----------------
+
+ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+live_ids = st.text(ID_CHARS, min_size=8, max_size=16).filter(lambda s: not s.startswith("rec-"))
+separators = st.text(" .,:;/()'\"\n?!", min_size=1, max_size=3)
+
+
+def test_an_id_sent_back_inside_a_longer_string_is_mapped() -> None:
+    ids = IdMap()
+    ids.add("file-abc123XYZ", "rec-aaaaaaaaaaaa")
+    body = {"messages": [{"content": "Summarise file-abc123XYZ, then file-abc123XYZd or xfile-abc123XYZ."}]}
+    assert ids.apply(body) == {
+        "messages": [{"content": "Summarise rec-aaaaaaaaaaaa, then file-abc123XYZd or xfile-abc123XYZ."}]
+    }
+
+
+def test_the_longest_known_id_wins() -> None:
+    ids = IdMap()
+    ids.add("file-abc12345", "rec-aaaaaaaaaaaa")
+    assert ids.apply("see file-abc12345-2") == "see file-abc12345-2"  # another id, not this one
+    ids.add("file-abc12345-2", "rec-bbbbbbbbbbbb")
+    assert ids.apply("see file-abc12345-2 and file-abc12345") == "see rec-bbbbbbbbbbbb and rec-aaaaaaaaaaaa"
+
+
+@given(
+    st.lists(live_ids, min_size=1, max_size=4, unique=True),
+    st.lists(live_ids, max_size=4),
+    st.lists(st.tuples(st.integers(0, 7), separators), max_size=8),
+)
+def test_id_replacement_is_boundary_safe_and_never_touches_unknown_ids(
+    known: list[str], unknown: list[str], picks: list[tuple[int, str]]
+) -> None:
+    ids = IdMap()
+    stable = {live: f"rec-{n:012d}" for n, live in enumerate(known)}
+    for live, replacement in stable.items():
+        ids.add(live, replacement)
+    tokens = known + [u for u in unknown if u not in stable]
+    chosen = [(tokens[i % len(tokens)], sep) for i, sep in picks]
+    text = "".join(token + sep for token, sep in chosen)
+    expected = "".join(stable.get(token, token) + sep for token, sep in chosen)
+    assert ids.apply({"content": text}) == {"content": expected}
+    unknown_only = "".join(u + " " for u in unknown if u not in stable)
+    assert ids.apply(unknown_only) == unknown_only
+
+
+@given(st.dictionaries(st.sampled_from(["file_id", "vector_store_id", "assistant_id", "item_id"]), live_ids))
+def test_references_to_ids_this_test_never_received_are_left_as_they_are(refs: dict[str, str]) -> None:
+    body = {"id": "resp_new0001", "output": [{"annotations": [{"type": "file_citation", **refs}]}]}
+    out = Normalizer().response(json.loads(json.dumps(body)), IdMap(), BASE, set())
+    assert out["output"] == body["output"] and out["id"] == BASE
+
+
+def test_a_pre_provisioned_file_in_a_citation_keeps_its_id_and_an_uploaded_one_is_mapped() -> None:
+    ids = IdMap()
+    ids.add("file-uploaded1", "rec-aaaaaaaaaaaa")
+    citations = [
+        {"type": "file_citation", "file_id": "file-provisioned", "index": 3},
+        {"type": "file_citation", "file_id": "file-uploaded1", "index": 9},
+    ]
+    body = {"id": "resp_1234567", "output": [{"id": "msg_1234567", "content": [{"annotations": citations}]}]}
+    out = Normalizer().response(body, ids, BASE, set())
+    annotations = out["output"][0]["content"][0]["annotations"]
+    assert [a["file_id"] for a in annotations] == ["file-provisioned", "rec-aaaaaaaaaaaa"]
+    assert (out["id"], out["output"][0]["id"]) == (BASE, f"{BASE}-2")
+    assert "file-provisioned" not in ids
+
+
+def test_a_reference_to_an_id_introduced_later_in_the_same_response_is_mapped() -> None:
+    body = {"first_id": "file-zzz00001", "data": [{"id": "file-zzz00001"}], "last_id": "file-zzz00001"}
+    out = Normalizer().response(body, IdMap(), BASE, set())
+    assert out == {"first_id": BASE, "data": [{"id": BASE}], "last_id": BASE}
+
+
+def test_call_ids_and_request_ids_are_introduced_like_ids() -> None:
+    body = {
+        "id": "resp_1234567",
+        "output": [{"id": "fc_1234567", "type": "function_call", "call_id": "call_1234567"}],
+    }
+    out = Normalizer().response(body, IdMap(), BASE, set())
+    assert out["output"][0] == {"id": f"{BASE}-2", "type": "function_call", "call_id": f"{BASE}-3"}
+    error = {"type": "error", "error": {"type": "not_found_error"}, "request_id": "req_011CXyz"}
+    assert Normalizer().response(error, IdMap(), BASE, set())["request_id"] == BASE
+
+
+def test_a_listing_introduces_no_ids() -> None:
+    ids = IdMap()
+    ids.add("file-uploaded1", "rec-aaaaaaaaaaaa")
+    listing = {
+        "object": "list",
+        "data": [{"id": "file-uploaded1"}, {"id": "file-provisioned"}],
+        "first_id": "file-uploaded1",
+        "last_id": "file-provisioned",
+    }
+    out = Normalizer().response(listing, ids, BASE, set(), introduce=False)
+    assert out["data"] == [{"id": "rec-aaaaaaaaaaaa"}, {"id": "file-provisioned"}]
+    assert (out["first_id"], out["last_id"]) == ("rec-aaaaaaaaaaaa", "file-provisioned")
+
+
+def test_known_ids_quoted_in_response_text_are_mapped() -> None:
+    ids = IdMap()
+    ids.add("file-uploaded1", "rec-aaaaaaaaaaaa")
+    body = {"id": "chatcmpl-1234567", "choices": [{"message": {"content": "Summary of file-uploaded1: ok"}}]}
+    out = Normalizer().response(body, ids, BASE, set())
+    assert out["choices"][0]["message"]["content"] == "Summary of rec-aaaaaaaaaaaa: ok"
+
+
+def test_one_stable_field_exempts_one_id_key() -> None:
+    ids = IdMap()
+    ids.add("file-uploaded1", "rec-aaaaaaaaaaaa")
+    normalizer = Normalizer.configured(keep=["file_id"])
+    body = {"id": "resp_1234567", "file_id": "file-uploaded1", "n": {"file_id": "file-other123"}}
+    assert normalizer.response(body, ids, BASE, set()) == {
+        "id": BASE,
+        "file_id": "file-uploaded1",
+        "n": {"file_id": "file-other123"},
+    }
+    request = Request("POST", "http://h/v1/x", json.dumps({"file_id": "file-uploaded1"}).encode(), {})
+    assert canonical_request(request, Canonicalizer(), ids).body == {"file_id": "rec-aaaaaaaaaaaa"}

@@ -1,0 +1,259 @@
+"""Stream framing from the bytes (format/framing): what each wire shape is stored as, and that what
+is stored replays so the SDKs' own parsers read what they read live, whatever the Content-Type."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic._streaming
+import httpx
+import openai._streaming
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from vcr.request import Request
+
+from llama_vcr import RecordingCodec
+from llama_vcr._normalize import Normalizer
+from llama_vcr.format.framing import FRAMING_KEY, encode_body, header_framing, parse_sse
+from llama_vcr.format.wire import RecordingFormatError
+
+#: A codec that keeps responses verbatim (normalisation has its own tests).
+VERBATIM = RecordingCodec(normalizer=Normalizer({}, map_ids=False))
+URL = "http://127.0.0.1:5000/v1/stream"  # (no type rule: values stay plain JSON)
+CONTENT_TYPES = ["text/event-stream", "application/x-ndjson", "application/json", "text/plain", ""]
+
+
+def replayed(
+    body: bytes, content_type: str, *, stream: bool = True, url: str = URL, status: int = 200
+) -> tuple[dict[str, Any], bytes]:
+    """(stored response, bytes replay serves): encoded, written, read back and decoded."""
+    request = Request("POST", url, json.dumps({"stream": stream}).encode(), {})
+    headers = {"content-type": [content_type]} if content_type else {}
+    response = {"status": {"code": status, "message": ""}, "headers": headers, "body": {"string": body}}
+    document = VERBATIM.deserialize(VERBATIM.serialize(VERBATIM.encode(request, response, "t.py::t")))
+    _, played = VERBATIM.decode(document)
+    if content_type:  # the client sees the header it saw live
+        assert played["headers"]["content-type"] == [content_type]
+    return document["response"], bytes(played["body"]["string"])
+
+
+def _value(data: str) -> Any:
+    try:
+        return ("json", json.loads(data))
+    except ValueError:
+        return ("text", data)
+
+
+def openai_events(body: bytes) -> list[Any]:
+    """What the openai SDK's SSE decoder dispatches (its Stream then calls ``sse.json()``)."""
+    events = openai._streaming.SSEDecoder().iter_bytes(iter([body]))
+    return [(e.event, _value(e.data), e.id, e.retry) for e in events]
+
+
+def anthropic_events(body: bytes) -> list[Any]:
+    events = anthropic._streaming.SSEDecoder().iter_bytes(iter([body]))
+    return [(e.event, _value(e.data), e.id, e.retry) for e in events]
+
+
+def ndjson_lines(body: bytes) -> list[Any]:
+    """What Ollama's client reads: httpx ``iter_lines``, each line ``json.loads``-ed."""
+    return [_value(line) for line in httpx.Response(200, content=body).iter_lines()]
+
+
+# --- each wire shape --------------------------------------------------------------------------------
+
+SSE = b'data: {"a":1}\n\ndata: {"a":2}\n\ndata: [DONE]\n\n'
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+def test_sse_is_stored_as_events_under_any_content_type_and_keeps_the_header(content_type: str) -> None:
+    stored, wire = replayed(SSE, content_type)
+    assert stored["body"] == [{"a": 1}, {"a": 2}] and stored["sse_done"] is True
+    assert stored["headers"].get("content-type", "") == content_type
+    assert stored.get(FRAMING_KEY) == ("sse" if "ndjson" in content_type else None)
+    assert openai_events(wire) == openai_events(SSE)
+    assert len(openai_events(wire)) == 3
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b'data:{"a":1}\n\n',  # no space after the colon
+        b"data: first\ndata: second\n\n",  # multi-line data
+        b'event: delta\ndata: {"a":1}\n\nevent: done\ndata: bye\n\n',
+        b': ping\n\ndata: {"a":1}\n: keep-alive\n\n',  # comments
+        b'data: {"a":1}\r\n\r\ndata: [DONE]\r\n\r\n',  # CRLF
+        b'data: {"a":1}\r\rdata: x\r\r',  # CR
+        b"data: [DONE]\n\ndata: after\n\n",  # [DONE] not last: a text event
+        b'data: {"a":\ndata: 1}\n\n',  # JSON over two data lines
+        b"data:  two spaces\n\n",
+        b"event:  spaced\ndata: x\n\n",
+    ],
+)
+def test_sse_shapes_stored_as_events_replay_the_same_events(wire: bytes) -> None:
+    stored, played = replayed(wire, "application/x-ndjson")
+    assert stored["is_streaming"] is True and isinstance(stored["body"], list)
+    assert openai_events(played) == openai_events(wire)
+    assert anthropic_events(played) == anthropic_events(wire)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"id: 7\ndata: x\n\n",  # the SDKs keep the id
+        b"retry: 100\ndata: x\n\n",
+        b"event: ping\n\ndata: x\n\n",  # an event with no data: the SDKs dispatch it, WHATWG does not
+        b"data: x\n\ndata: never ended\n",  # the SDKs drop the last event
+        b'data: x\n\n{"a": 1}\n',  # mixed framings
+    ],
+)
+def test_sse_that_events_would_not_replay_faithfully_is_kept_byte_for_byte(wire: bytes) -> None:
+    stored, played = replayed(wire, "text/event-stream")
+    assert stored["body"] == {"__text__": wire.decode()} and stored["is_streaming"] is False
+    assert played == wire
+
+
+def test_ndjson_under_an_sse_header_is_stored_as_lines() -> None:
+    wire = b'{"a":1}\n{"a":2}\r\n{"a":3}'
+    stored, played = replayed(wire, "text/event-stream")
+    assert stored["body"] == [{"a": 1}, {"a": 2}, {"a": 3}] and stored[FRAMING_KEY] == "ndjson"
+    assert ndjson_lines(played) == ndjson_lines(wire)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b'{"a":1}\n\n{"a":2}\n',  # a blank line: a line reader yields it (json.loads fails on it)
+        '{"a":"x\u2029y"}\n{"a":2}\n'.encode(),  # a line reader splits at U+2029
+        b'{"a":1}\nnot json\n',  # a text line without an NDJSON header
+    ],
+)
+def test_ndjson_a_line_reader_would_read_differently_is_kept_byte_for_byte(wire: bytes) -> None:
+    stored, played = replayed(wire, "application/json")
+    assert stored["body"] == {"__text__": wire.decode()}
+    assert played == wire
+
+
+def test_escaped_line_separators_stay_escaped_on_replay() -> None:
+    wire = b'{"a":"x\\u2028y"}\n{"a":2}\n'
+    stored, played = replayed(wire, "application/x-ndjson")
+    assert stored["body"] == [{"a": "x\u2028y"}, {"a": 2}]
+    assert ndjson_lines(played) == ndjson_lines(wire) and len(ndjson_lines(played)) == 2
+
+
+def test_json_under_an_sse_header_is_stored_as_json() -> None:
+    stored, played = replayed(b'{"error": {"message": "no"}}', "text/event-stream")
+    assert stored["body"] == {"error": {"message": "no"}} and stored["is_streaming"] is False
+    assert json.loads(played) == {"error": {"message": "no"}} and openai_events(played) == []
+
+
+def test_multi_line_json_answering_a_stream_request_is_kept_byte_for_byte() -> None:
+    wire = b'{\n  "a": 1\n}\n'
+    assert replayed(wire, "application/json")[1] == wire
+    assert replayed(wire, "application/json", stream=False)[0]["body"] == {"a": 1}
+    assert replayed(wire, "application/json", status=400)[0]["body"] == {"a": 1}  # an error is read whole
+
+
+def test_a_stream_that_is_not_utf8_is_kept_as_bytes() -> None:
+    stored, played = replayed(b"data: \xff\n\n", "application/x-ndjson")
+    assert set(stored["body"]) == {"__bytes__"} and played == b"data: \xff\n\n"
+
+
+def test_the_framing_field_is_written_only_where_the_header_would_mislead() -> None:
+    assert header_framing("application/x-ndjson", URL) == "ndjson"
+    assert header_framing("", "http://h/api/chat") == "ndjson"
+    assert header_framing("", URL) == header_framing("application/json", URL) == "sse"
+    lines = b'{"a":1}\n{"a":2}\n'
+    assert FRAMING_KEY not in encode_body(lines, "application/x-ndjson", None, url=URL, streamed=True)
+    assert FRAMING_KEY not in encode_body(lines, "", None, url="http://h/api/chat", streamed=True)
+    assert encode_body(lines, "", None, url=URL, streamed=True)[FRAMING_KEY] == "ndjson"
+
+
+@pytest.mark.parametrize("framing", ["json", 1, None])
+def test_a_framing_other_than_sse_or_ndjson_does_not_load(framing: Any) -> None:
+    stored, _ = replayed(SSE, "application/x-ndjson")
+    document = {
+        "request": {"method": "POST", "url": URL, "headers": {}, "body": {"stream": True}},
+        "response": {**stored, FRAMING_KEY: framing},
+    }
+    with pytest.raises(RecordingFormatError, match=r"response\.framing"):
+        VERBATIM.decode(document)
+
+
+def test_parse_sse_says_what_it_cannot_keep() -> None:
+    assert parse_sse("data: a\n\n") == ([(None, "a")], None, True)
+    assert parse_sse("id: 1\ndata: a\n\n")[1] == "a 'id' field"
+    assert parse_sse('{"a": 1}\n')[2] is False
+
+
+# --- any generated stream, under any content type ---------------------------------------------------
+
+_TEXT = st.text(st.sampled_from('ab :é[]{}\u2028"\\'), max_size=6)
+_JSON = st.dictionaries(
+    st.sampled_from(["a", "b", "msg"]),
+    st.one_of(st.integers(-5, 5), st.booleans(), st.none(), _TEXT),
+    max_size=3,
+)
+_ENDS = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@st.composite
+def sse_streams(draw: st.DrawFn) -> bytes:
+    end = draw(_ENDS)
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        if draw(st.booleans()):
+            out.append(": ping" + end)
+        if draw(st.integers(0, 3)) == 0:
+            out.append("event: " + draw(st.sampled_from(["delta", "done", "x:y"])) + end)
+        if draw(st.integers(0, 9)) == 0:
+            out.append(draw(st.sampled_from(["id: 1", "retry: 5"])) + end)
+        datas = [
+            draw(st.one_of(_JSON.map(lambda v: json.dumps(v, ensure_ascii=False)), _TEXT))
+            for _ in range(draw(st.integers(1, 2)))
+        ]
+        for data in datas:
+            out.append(("data:" if draw(st.booleans()) else "data: ") + data + end)
+        out.append(end)
+    if draw(st.booleans()):
+        out.append("data: [DONE]" + end + end)
+    text = "".join(out)
+    if text and draw(st.integers(0, 9)) == 0:
+        text = text[: -len(end)]  # no blank line after the last event
+    return text.encode()
+
+
+@st.composite
+def ndjson_streams(draw: st.DrawFn) -> bytes:
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        value = draw(_JSON)
+        lines.append(
+            json.dumps(
+                value,
+                ensure_ascii=draw(st.booleans()),
+                separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])),
+            )
+        )
+    if draw(st.integers(0, 5)) == 0:
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["", "oops", "data: x"])))
+    end = draw(_ENDS)
+    return (end.join(lines) + (end if draw(st.booleans()) else "")).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(sse_streams(), st.sampled_from(CONTENT_TYPES))
+def test_any_sse_stream_replays_the_events_the_sdks_read(wire: bytes, content_type: str) -> None:
+    _, played = replayed(wire, content_type)
+    assert openai_events(played) == openai_events(wire)
+    assert anthropic_events(played) == anthropic_events(wire)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ndjson_streams(), st.sampled_from(CONTENT_TYPES))
+def test_any_ndjson_stream_replays_the_lines_a_line_reader_reads(wire: bytes, content_type: str) -> None:
+    _, played = replayed(wire, content_type)
+    assert ndjson_lines(played) == ndjson_lines(wire)
+    assert openai_events(played) == openai_events(wire)
