@@ -6,7 +6,9 @@ whose ``body`` is what the recording stores and whose :func:`request_hash` names
 - The stored ``body`` is exactly what was sent, after redaction, the user's body rules and the
   test's id map; nothing else is rewritten.
 - Matching (``body_key``) compares that body as JSON (key order and whitespace never matter),
-  with one tolerance: :func:`match_form` (numbers equal to 7 significant digits).
+  with one tolerance: :func:`match_form` (numbers equal to 7 significant digits). Tolerant
+  matching (opt-in) compares ``tolerant_key`` instead: ``_tolerant.tolerant_form`` of the same,
+  where null, ``""`` and the API's documented defaults mean "not given".
 - The file name is llama-stack's hash (:func:`request_hash`), whose normalisation
   (:func:`normalize_body`, llama-stack's ``_normalize_body_for_hash``) is used for the name only,
   so files stay llama-stack compatible; two different requests sharing a name are told apart by
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import email.policy
+import functools
 import hashlib
 import json
 import math
@@ -31,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ._body_forms import BYTES_LIKE, joined, structured
 from ._normalize import IdMap
 from ._redact import DEFAULT_REDACTOR, Redactor
+from ._tolerant import tolerant_form
 
 JSONValue = Any
 
@@ -143,9 +147,22 @@ def parse_body(raw: object, content_type: str | None = None, *, chunks: bool = F
     except UnicodeDecodeError:
         return {"__bytes__": base64.b64encode(raw).decode("ascii")}
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(text, parse_constant=_not_json, parse_float=_finite)
+    except ValueError:  # (NaN, Infinity, 1e400: a recording holds strict JSON, so the text is kept)
         return text
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; ``ValueError`` for one too large for a float (``1e400``), which
+    strict JSON (what a recording holds) cannot write back."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} does not fit a float")
+    return value
 
 
 def endpoint_of(url: str) -> str:
@@ -185,6 +202,13 @@ class CanonicalRequest:
 
     def hash(self, test_id: str | None) -> str:
         return request_hash(self.method, self.endpoint, self.body, test_id)
+
+    @functools.cached_property
+    def tolerant_key(self) -> str:
+        """What tolerant matching compares: JSON of ``_tolerant.tolerant_form`` of the body's
+        :func:`match_form` (null, ``""`` and the endpoint's documented defaults left out)."""
+        form = tolerant_form(match_form(self.body), self.endpoint)
+        return json.dumps(form, sort_keys=True, separators=(",", ":"))
 
 
 _DELETE = object()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import providers as _providers
+from ._canonical import stable_url
 from ._errors import SecretHeaderWarning
 from ._redact import DEFAULT_REDACTOR, Redaction, Redactor
 from .providers._provider import HeaderRule
@@ -63,6 +64,11 @@ def _each(value: Any, change: Any) -> Any:
     if isinstance(value, list):
         return [change(item) if isinstance(item, str) else item for item in value]
     return change(value) if isinstance(value, str) else value
+
+
+#: Response headers ``llama_vcr_drop_response_headers`` cannot drop: replay frames the stored body by
+#: its content type, so without it an NDJSON stream would come back as Server-Sent Events.
+ALWAYS_KEPT = frozenset({"content-type"})
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,14 @@ class ResponseHeaders:
                 "cookie in it, or one the redaction policy names, carries credentials); remove "
                 f"{'them' if len(refused) > 1 else 'it'}"
             )
-        return cls(KEPT_RESPONSE_HEADERS | frozenset(added), frozenset(header_names(drop)))
+        dropped = header_names(drop)
+        needed = [name for name in dropped if any(fnmatch.fnmatchcase(h, name) for h in ALWAYS_KEPT)]
+        if needed:
+            raise ValueError(
+                f"{', '.join(needed)}: cannot be dropped ({', '.join(sorted(ALWAYS_KEPT))} tell replay "
+                "how the stored body is framed and encoded)"
+            )
+        return cls(KEPT_RESPONSE_HEADERS | frozenset(added), frozenset(dropped))
 
     def keeps(self, name: str, redactor: Redactor = DEFAULT_REDACTOR) -> bool:
         """Whether a response header named ``name`` is stored (its value may still be refused)."""
@@ -134,6 +147,8 @@ class ResponseHeaders:
             rule = self.rule(name)
             if rule is not None:
                 value = _each(value, lambda item, rule=rule, name=name: rule(name, item, headers))
+            if name in URL_HEADERS:  # (a loopback port left out, as in request URLs)
+                value = _each(value, stable_url)
             hidden = redaction.value(value)
             if hidden != value and name not in URL_HEADERS:
                 warnings.warn(SecretHeaderWarning(name, where), stacklevel=2)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._canonical import CanonicalRequest
+from ._canonical import CanonicalRequest, match_form
 from ._errors import record_command
 from ._redact import DEFAULT_REDACTOR, Redactor
 
@@ -123,6 +124,40 @@ def render_diff(recorded: CanonicalRequest, sent: CanonicalRequest) -> list[str]
     if len(diffs) > MAX_DIFFS:
         lines.append(f"    … and {len(diffs) - MAX_DIFFS} more differences")
     return lines
+
+
+#: The reason :func:`miss_message` gives when a recording of the same canonical request exists.
+_ALREADY_REPLAYED = re.compile(
+    r"all \d+ recording\(s\) of this exact request were already replayed; "
+    r"the test now sends it more times than when it was recorded"
+)
+
+
+def with_matchers_note(message: str, note: str) -> str:
+    """A miss message under a ``match_on`` of the user's: ``note`` (which of its matchers the
+    closest recording fails) goes before the advice, and replaces the reason "already replayed",
+    which compares requests as the default matchers do."""
+    lines = message.splitlines()
+    lines[0] = _ALREADY_REPLAYED.sub("no recording passes the test's match_on", lines[0])
+    at = next((i for i, line in enumerate(lines) if line.startswith("  to record it")), len(lines))
+    return "\n".join([*lines[:at], note, *lines[at:]])
+
+
+def tolerated_message(recorded: CanonicalRequest, sent: CanonicalRequest, source: str | None) -> str:
+    """What tolerant matching let through for one replay: the request, the recording it replayed,
+    and each difference of the two bodies (their ``match_form``) by JSON path, recorded vs sent::
+
+        POST /v1/chat/completions replayed 3e85d726….json by tolerant matching:
+            $.n: recorded (absent), sent 1
+            $.user: recorded null, sent (absent)
+    """
+    name = os.path.basename(source) if source else "a recording"
+    lines = [f"{sent.method} {sent.endpoint} replayed {name} by tolerant matching:"]
+    diffs = list(body_diff(match_form(recorded.body), match_form(sent.body)))
+    lines += [f"    {path}: recorded {_show(old)}, sent {_show(new)}" for path, old, new in diffs[:MAX_DIFFS]]
+    if len(diffs) > MAX_DIFFS:
+        lines.append(f"    … and {len(diffs) - MAX_DIFFS} more differences")
+    return "\n".join(lines)
 
 
 def miss_message(

@@ -45,6 +45,8 @@ MAX_AGE_KEY = pytest.StashKey["float | None"]()
 MAX_FILE_SIZE_KEY = pytest.StashKey[int]()
 NETWORK_KEY = pytest.StashKey["AllowedHosts"]()
 POLICY_KEY = pytest.StashKey["NetworkPolicy"]()
+#: How many of a test's tolerated replays its reports already show.
+TOLERATED_SHOWN_KEY = pytest.StashKey[int]()
 
 
 #: ini options: name -> (help, type, default).
@@ -91,6 +93,11 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
         "linelist",
         [],
     ),
+    "llama_vcr_match": (
+        "Request body matching: exact, or tolerant (null, empty string, API defaults mean absent).",
+        "string",
+        "exact",
+    ),
     "llama_vcr_unused": (
         "A replayed test that left recordings unplayed: warn, fail or ignore.",
         "string",
@@ -127,7 +134,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(name, help_text, type=kind, default=default)
 
 
+#: ``llama_vcr_match`` values.
+MATCH_MODES = ("exact", "tolerant")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    match = config.getini("llama_vcr_match")
+    if match not in MATCH_MODES:
+        raise pytest.UsageError(f"llama_vcr_match must be exact or tolerant, not {match!r}")
     max_age = config.getini("llama_vcr_max_age")
     try:
         config.stash[MAX_AGE_KEY] = float(max_age) if max_age else None
@@ -180,10 +194,13 @@ COUNTS_ATTR = "llama_vcr_counts"
 
 class SessionSummary:
     """Adds up each test's recording counts and prints one line at the end of the session:
-    ``llama-vcr: 12 replayed, 3 written, 1 removed, 2 unused, 0 expired``; nothing if no test
-    touched recordings. Counts arrive on teardown reports, so pytest-xdist workers' are included."""
+    ``llama-vcr: 12 replayed, 3 written, 1 removed, 2 unused, 0 expired``, and ``, 2 tolerated``
+    when replays matched only by tolerant matching; nothing if no test touched recordings. Counts
+    arrive on teardown reports, so pytest-xdist workers' are included."""
 
-    KEYS = ("replayed", "written", "removed", "unused", "expired")
+    KEYS = ("replayed", "written", "removed", "unused", "expired", "tolerated")
+    #: Shown only when not zero (tolerant matching is opt-in).
+    OPTIONAL = ("tolerated",)
 
     def __init__(self) -> None:
         self.totals = dict.fromkeys(self.KEYS, 0)
@@ -196,7 +213,8 @@ class SessionSummary:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if any(self.totals.values()):
-            parts = ", ".join(f"{self.totals[key]} {key}" for key in self.KEYS)
+            keys = [key for key in self.KEYS if key not in self.OPTIONAL or self.totals[key]]
+            parts = ", ".join(f"{self.totals[key]} {key}" for key in keys)
             terminalreporter.write_line(f"llama-vcr: {parts}")
 
 
@@ -209,6 +227,7 @@ def _counts(item: pytest.Item, recordings: Recordings) -> dict[str, int]:
         "removed": recordings.removed,
         "unused": len(recordings.unused()) if replaying else 0,
         "expired": len(recordings.expired(max_age)) if replaying and max_age is not None else 0,
+        "tolerated": len(recordings.tolerated),
     }
 
 
@@ -254,7 +273,9 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     test_id = item.nodeid if item is not None else None
     if item is not None and _replays_existing_cassette(item, vcr, merged, mode):
         return
-    recordings = configure_vcr(vcr, _test_codec(config, merged), test_id, rewrite=mode == "rewrite")
+    tolerant = config.getini("llama_vcr_match") == "tolerant"
+    codec = _test_codec(config, merged)
+    recordings = configure_vcr(vcr, codec, test_id, rewrite=mode == "rewrite", tolerant=tolerant)
     recordings.cassette_root = config.rootpath / config.getini("llama_vcr_cassette_dir")
     if MAX_FILE_SIZE_KEY in config.stash:
         recordings.max_file_size = config.stash[MAX_FILE_SIZE_KEY]
@@ -281,7 +302,9 @@ def _replays_existing_cassette(item: pytest.Item, vcr: VCR, merged: dict[str, An
     if cassette is None:
         return False
     root = item.config.rootpath / item.config.getini("llama_vcr_cassette_dir")
-    replay_existing(vcr, cassette, test_id=item.nodeid, cassette_root=root)
+    max_size = item.config.stash.get(MAX_FILE_SIZE_KEY, None)
+    mask = _redactor(item.config).mask
+    replay_existing(vcr, cassette, test_id=item.nodeid, cassette_root=root, mask=mask, max_size=max_size)
     return True
 
 
@@ -397,6 +420,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and report.passed:
         _after_replay(item, report)
     recordings = item.stash.get(RECORDINGS_KEY, None)
+    if recordings is not None:
+        _report_tolerated(item, recordings, report)
     if recordings is not None and call.when == "teardown":  # the cassette has saved by now
         _finish_saving(item, recordings, report)
         counts = _counts(item, recordings)
@@ -415,6 +440,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if recordings is not None and report.failed:
         _mask_failure(report, _redactor(item.config))
     return report
+
+
+def _report_tolerated(item: pytest.Item, recordings: Recordings, report: pytest.TestReport) -> None:
+    """Replays tolerant matching let through since the last phase: a "llama-vcr tolerated
+    differences" section of this phase's report (shown by ``-rP`` for a passed test, always for a
+    failed one). Never a warning: ``filterwarnings = error`` must not turn it into a failure."""
+    shown = item.stash.get(TOLERATED_SHOWN_KEY, 0)
+    new = recordings.tolerated[shown:]
+    if new:
+        item.stash[TOLERATED_SHOWN_KEY] = shown + len(new)
+        text = _redactor(item.config).mask("\n".join(new))
+        report.sections.append(("llama-vcr tolerated differences", text))
 
 
 def _redactor(config: pytest.Config) -> Redactor:

@@ -5,9 +5,10 @@ protocol it returns. What this package relies on beyond vcrpy's public API is li
 :data:`PRIVATE_ATTRIBUTES` (checked by ``tests/test_vcrpy_seam.py`` against the installed vcrpy):
 
 - ``Cassette._persister``, ``_serializer``, ``_match_on``, ``_before_record_request``,
-  ``_before_save_interaction``, ``_loaded_count``, ``_save``, ``_responses``: the cassette
-  subclass (:mod:`.cassette`) encodes interactions as they are recorded, looks recordings up by
-  key, and finds the ones a test never replayed;
+  ``_before_save_interaction``, ``_loaded_count``, ``_save``, ``_responses``, ``play_response``:
+  the cassette subclass (:mod:`.cassette`) encodes interactions as they are recorded, looks
+  recordings up by key, notes what tolerant matching let through, and finds the ones a test
+  never replayed;
 - ``Request.__class__`` swapped for a cheap-to-copy subclass (``format.codec.StoredRequest``);
 - ``VCR.use_cassette`` replaced on the test's own ``VCR`` object, so that pytest-recording creates
   :class:`~.cassette.RecordingCassette`;
@@ -47,6 +48,7 @@ PRIVATE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_save",
         "_responses",
         "can_play_response_for",
+        "play_response",
         "filter_request",
         "write_protected",
         "play_counts",
@@ -56,6 +58,8 @@ PRIVATE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     ),
     "vcr.config:VCR": ("get_merged_config", "use_cassette", "persister"),
     "pytest_recording._vcr:CombinedPersister": ("load_cassette", "save_cassette"),
+    # (vcrpy's per-matcher results: which matchers of a custom match_on a miss fails; see .cassette)
+    "vcr.matchers:": ("get_matchers_results",),
     # (a module's own names: the real transport methods vcrpy's httpx stubs wrap; see .transport)
     "vcr.patch:": (
         "_HttpxHttpTransport_handle_request",
@@ -71,6 +75,8 @@ class Recordings(Protocol):
 
     #: Messages of replay misses raised in the test, even those the test swallowed.
     misses: list[str]
+    #: What tolerant matching let through: one message per replay only it allowed.
+    tolerated: list[str]
     #: Asked before saving: False keeps the previous recordings (a test that did not pass).
     save_allowed: Callable[[], bool]
     #: True: the cassette's save only keeps the new set of files; :meth:`commit` (writes it and
@@ -107,9 +113,13 @@ class Recordings(Protocol):
 
 
 def configure_vcr(
-    vcr: VCR, codec: RecordingCodec, test_id: str | None, *, rewrite: bool = False
+    vcr: VCR, codec: RecordingCodec, test_id: str | None, *, rewrite: bool = False, tolerant: bool = False
 ) -> RecordingPersister:
     """Make ``vcr`` read and write llama-vcr recordings by default; a user's ``vcr_config`` still wins.
+
+    llama-vcr's matchers are registered under their own names and vcrpy's (``matchers``);
+    ``tolerant`` (``llama_vcr_match = tolerant``) makes the ``canonical_body`` and ``body``
+    matchers compare bodies tolerantly.
 
     pytest-recording registers its own ``CombinedPersister`` for extra cassettes named in
     ``@pytest.mark.vcr("a", "b")``; its ``extra_paths`` are carried over so they keep working.
@@ -122,7 +132,7 @@ def configure_vcr(
     extra_paths: Sequence[str] = getattr(vcr.persister, "extra_paths", ())
     persister = RecordingPersister(codec, test_id=test_id, extra_paths=list(extra_paths), rewrite=rewrite)
     vcr.register_serializer(SERIALIZER_NAME, codec)
-    for name, matcher in make_matchers(persister.canonical).items():
+    for name, matcher in make_matchers(persister.canonical, tolerant=tolerant).items():
         vcr.register_matcher(name, matcher)
     vcr.register_persister(persister)
     use_recording_cassettes(vcr)

@@ -16,13 +16,14 @@ from typing import Any
 
 from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
+from vcr.matchers import get_matchers_results
 
-from .matchers import MATCHER_TAG, RequestKey, request_key
+from .._report import tolerated_message, with_matchers_note
+from . import DEFAULT_MATCH_ON
+from .matchers import KeyPart, RequestKey, is_tolerant, key_parts, request_key
 from .miss import RecordingNotFound
-from .persister import DOCUMENT_KEY, RecordingPersister
+from .persister import DOCUMENT_KEY, SOURCE_KEY, RecordingPersister
 from .transport import transport_patches
-
-_KEYED_MATCHERS = frozenset({"method", "endpoint", "canonical_body"})
 
 
 class RecordingCassette(Cassette):
@@ -57,9 +58,27 @@ class RecordingCassette(Cassette):
             and self.filter_request(request)
         ):
             message = persister.describe_miss(persister.canonical(request), self)
+            note = self._matchers_note(request)
+            message = with_matchers_note(message, note) if note else message
             persister.misses.append(message)
             raise RecordingNotFound(message, cassette=self, failed_request=request)
         return False
+
+    def _matchers_note(self, request: Any) -> str | None:
+        """For a ``match_on`` other than llama-vcr's default: which of its matchers the recording
+        that passes most of them fails, and how (vcrpy's own comparison); None otherwise."""
+        names = tuple(getattr(matcher, "__name__", "?") for matcher in self._match_on)
+        if names == DEFAULT_MATCH_ON or not self.data:
+            return None
+        sent = self._before_record_request(request)
+        if sent is None:
+            return None
+        results = [get_matchers_results(sent, stored, self._match_on)[1] for stored, _ in self.data]
+        failed = min(results, key=len)
+        if not failed:
+            return None  # (a recording matches: it was already replayed)
+        shown = "; ".join(f"{name}: {str(why)[:200]}" for name, why in failed[:3])
+        return f"  match_on ({', '.join(names)}): the closest recording fails {shown}"
 
     def append(self, request: Any, response: Any) -> None:
         with self._append_lock:
@@ -75,32 +94,47 @@ class RecordingCassette(Cassette):
         stale = getattr(persister, "rewrite", False) and getattr(persister, "_previous", None)
         super()._save(force=force or bool(stale))
 
-    def _keyed(self) -> bool:
-        names = {getattr(m, "__name__", "") for m in self._match_on}
-        ours = all(
-            getattr(m, MATCHER_TAG, False) or getattr(m, "__name__", "") == "method" for m in self._match_on
-        )
-        return ours and names == _KEYED_MATCHERS and hasattr(self._persister, "canonical")
+    def _key_parts(self) -> tuple[KeyPart, ...] | None:
+        """The key parts of ``match_on`` if every matcher in it is llama-vcr's (``matchers``): the
+        recordings are then looked up in a dict; else None, and vcrpy compares each recording."""
+        if not hasattr(self._persister, "canonical"):
+            return None
+        return key_parts(self._match_on)
 
-    def _key(self, request: Any) -> RequestKey:
-        return request_key(self._persister.canonical(request))
+    def _key(self, request: Any, parts: tuple[KeyPart, ...]) -> RequestKey:
+        return request_key(self._persister.canonical(request), request, parts)
 
-    def _lookup(self, key: RequestKey) -> list[int]:
+    def _lookup(self, request: Any, parts: tuple[KeyPart, ...]) -> list[int]:
         stamp = (len(self.data), len(getattr(self._persister, "ids", ())))
         if self._index is None or self._index_stamp != stamp:
             index: dict[RequestKey, list[int]] = {}
             for position, (stored, _) in enumerate(self.data):
-                index.setdefault(self._key(stored), []).append(position)
+                index.setdefault(self._key(stored, parts), []).append(position)
             self._index, self._index_stamp = index, stamp
-        return self._index.get(key, [])
+        return self._index.get(self._key(request, parts), [])
 
     def _responses(self, request: Any) -> Iterator[tuple[int, Any]]:
-        if not self._keyed():
+        parts = self._key_parts()
+        if parts is None:
             yield from super()._responses(request)
             return
         request = self._before_record_request(request)
-        for position in self._lookup(self._key(request)):
+        for position in self._lookup(request, parts):
             yield position, self.data[position][1]
+
+    def play_response(self, request: Any) -> Any:
+        """vcrpy's; a replay that only tolerant matching allowed (its body differs from the
+        recording's as exact matching compares) is noted in the persister's ``tolerated``."""
+        response = super().play_response(request)
+        persister = self._persister
+        if isinstance(persister, RecordingPersister) and is_tolerant(self._match_on):
+            sent = self._before_record_request(request)
+            stored = next((req for req, resp in self.data if resp is response), None)
+            if sent is not None and stored is not None:
+                live, recorded = persister.canonical(sent), persister.canonical(stored)
+                if live.body_key != recorded.body_key:
+                    persister.tolerated.append(tolerated_message(recorded, live, response.get(SOURCE_KEY)))
+        return response
 
 
 def _drop_encoded_document(request: Any, response: Any) -> tuple[Any, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -84,16 +84,54 @@ def convert_command(cassette: Path, cassette_root: Path, test_id: str | None) ->
     return " ".join(shlex.quote(part) for part in parts)
 
 
+class ExistingCassettePersister:
+    """vcrpy's persister protocol for an existing cassette, read as untrusted input: a regular file
+    within its own directory once links are resolved, at most ``max_size`` bytes; a file that is
+    not a cassette raises :class:`~llama_vcr.RecordingError` naming it. Never writes."""
+
+    def __init__(self, max_size: int | None = None, extra_paths: Iterable[str] = ()) -> None:
+        self.max_size = max_size
+        #: Extra cassettes named in ``@pytest.mark.vcr("a.yaml")`` (pytest-recording's), loaded too.
+        self.extra_paths = list(extra_paths)
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
+        requests: list[Any] = []
+        responses: list[Any] = []
+        for path in dict.fromkeys([Path(cassette_path), *map(Path, self.extra_paths)]):
+            loaded = self._load(path, serializer)
+            requests += loaded[0]
+            responses += loaded[1]
+        return requests, responses
+
+    def _load(self, path: Path, serializer: Any) -> tuple[list[Any], list[Any]]:
+        from vcr.serialize import deserialize
+
+        from .._errors import RecordingError
+        from .._store import read_recording_text
+
+        text = read_recording_text(path, root=path.parent, max_size=self.max_size)
+        try:
+            requests, responses = deserialize(text, serializer)
+        except Exception as exc:  # (vcrpy's loader is safe: nothing in the file is ever run)
+            raise RecordingError(path, f"not a vcrpy cassette ({type(exc).__name__}: {exc})") from exc
+        return list(requests), list(responses)
+
+    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        """Never called in record mode ``none``; an existing cassette is never written."""
+
+
 class ExistingCassette(Cassette):
     """A vcrpy cassette replayed read-only; a miss raises :class:`RecordingNotFound` with advice."""
 
     advice: str = ""
+    #: Masks secrets in the miss message (the redaction policy's ``mask``).
+    mask: Any = staticmethod(lambda text: text)
 
     def can_play_response_for(self, request: Any) -> bool:
         if super().can_play_response_for(request):
             return True
         if self.write_protected and self.filter_request(request):
-            message = (
+            message = self.mask(
                 f"llama-vcr: no interaction of the vcrpy cassette {self._path} matches "
                 f"{request.method} {request.uri} (llama-vcr replays an existing vcrpy cassette "
                 f"read-only and never writes one).\n{self.advice}"
@@ -102,12 +140,22 @@ class ExistingCassette(Cassette):
         return False
 
 
-def replay_existing(vcr: VCR, cassette: Path, *, test_id: str | None, cassette_root: Path) -> None:
+def replay_existing(
+    vcr: VCR,
+    cassette: Path,
+    *,
+    test_id: str | None,
+    cassette_root: Path,
+    mask: Callable[[str], str] | None = None,
+    max_size: int | None = None,
+) -> None:
     """Make ``vcr`` replay the vcrpy ``cassette`` read-only, as vcrpy itself would have.
 
     llama-vcr's defaults that pytest-recording merged into the cassette's arguments (its serializer
     and ``match_on`` from llama-vcr's ``vcr_config`` fixture) are dropped: the suite's own settings,
-    or vcrpy's defaults, apply.
+    or vcrpy's defaults, apply. The file is read as untrusted input
+    (:class:`ExistingCassettePersister`, ``max_size`` bytes at most); ``mask`` hides secrets in
+    the miss message (the URL a request was sent to can hold a key).
     """
     from . import DEFAULT_MATCH_ON, SERIALIZER_NAME
 
@@ -116,7 +164,9 @@ def replay_existing(vcr: VCR, cassette: Path, *, test_id: str | None, cassette_r
         f"    {convert_command(cassette, cassette_root, test_id)}\n"
         "  or re-record it against the real API with --record-mode=rewrite."
     )
-    kind = cast(type[ExistingCassette], type("ExistingCassette", (ExistingCassette,), {"advice": advice}))
+    attributes = {"advice": advice, **({"mask": staticmethod(mask)} if mask is not None else {})}
+    kind = cast(type[ExistingCassette], type("ExistingCassette", (ExistingCassette,), attributes))
+    vcr.register_persister(ExistingCassettePersister(max_size, getattr(vcr.persister, "extra_paths", ())))
 
     def use_cassette(path: Any = None, **kwargs: Any) -> CassetteContextDecorator:
         if kwargs.get("serializer") == SERIALIZER_NAME:

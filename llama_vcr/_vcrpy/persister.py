@@ -40,7 +40,7 @@ from .._store import (
     same_test,
     today,
 )
-from ..format.codec import RecordingCodec
+from ..format.codec import RecordingCodec, at_position, position_of
 from ..format.envelopes import check_type, envelope_types
 from ..format.llama_stack import merge_model_lists, model_list_group, not_replayable
 from ..format.wire import RecordingFormatError
@@ -49,6 +49,8 @@ from ..format.wire import RecordingFormatError
 SOURCE_KEY = "_llama_vcr_source"
 #: Key under which a response recorded now carries its encoded document.
 DOCUMENT_KEY = "_llama_vcr_document"
+#: A loaded interaction: (vcrpy request, response).
+_Loaded = tuple[Any, dict[str, Any]]
 
 
 @dataclass
@@ -83,12 +85,18 @@ class RecordingPersister:
     recorded_dates: dict[Path, str | None] = field(default_factory=dict, init=False)
     #: Messages of the replay misses raised in this test (shown in its report even if swallowed).
     misses: list[str] = field(default_factory=list, init=False)
+    #: What tolerant matching let through, one message per replay it decided (``_report.tolerated_message``).
+    tolerated: list[str] = field(default_factory=list, init=False)
     #: Files written (new or changed) and removed (stale after a re-record) by the last save.
     written: int = field(default=0, init=False)
     removed: int = field(default=0, init=False)
     _cassette: Any = field(default=None, init=False, repr=False)
     #: Whether the test's directory held recordings when loaded (a miss then does no file I/O).
     _had_files: bool = field(default=False, init=False)
+    #: ``position`` of each loaded file that has one (by path as in ``SOURCE_KEY``).
+    _positions: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    #: The highest ``position`` among the test's own loaded files: new recordings come after it.
+    _last_position: int = field(default=0, init=False)
 
     def attach(self, cassette: Any) -> None:
         """Called by :class:`~llama_vcr._vcrpy.cassette.RecordingCassette` when it is created."""
@@ -157,13 +165,27 @@ class RecordingPersister:
         except Exception as exc:  # decode checks what replay uses: never expected, never raw
             raise RecordingError(path, f"invalid recording ({type(exc).__name__}: {exc})") from exc
         response[SOURCE_KEY] = str(path)
+        position = position_of(document)
+        if position is not None:
+            self._positions[str(path)] = position
         if path.parent == self._directory:
             self.recorded_dates[path] = document.get("recorded_at")
         return request, response
 
+    def _in_recorded_order(self, loaded: list[_Loaded]) -> list[_Loaded]:
+        """``loaded`` (in file-name order) sorted by ``position``; files without one after them,
+        in the order given (a stable sort)."""
+
+        def order(pair: _Loaded) -> tuple[int, int]:
+            position = self._positions.get(str(pair[1].get(SOURCE_KEY)))
+            return (0, position) if position is not None else (1, 0)
+
+        return sorted(loaded, key=order)
+
     def _load_extra(self, path: Path) -> Iterable[tuple[Any, dict[str, Any]]]:
         if path.is_dir():
-            return [loaded for file in recording_files(path) if (loaded := self._load_file(file))]
+            found = [loaded for file in recording_files(path) if (loaded := self._load_file(file))]
+            return self._in_recorded_order(found)
         if path.suffix in (".yaml", ".yml") and path.is_file():  # a plain vcrpy cassette
             from vcr.serializers import yamlserializer
 
@@ -193,6 +215,8 @@ class RecordingPersister:
                     loaded = self._load_own(path)
                     if loaded is not None:
                         interactions.append(loaded)
+        interactions = self._in_recorded_order(interactions)  # the order the test sent them in
+        self._last_position = max(self._positions.values(), default=0)
         foreign = {path for path, _ in self.foreign}
         self._previous = set(files) - foreign
         self._taken = self._reserved() if self.rewrite else {path.name for path in files}
@@ -243,8 +267,11 @@ class RecordingPersister:
                 kept.add(Path(source))  # ("all" drops recordings the test did not request again)
         taken = {path.name for path in kept} | self._reserved()
         files: dict[str, str] = {}
-        for document in new:
-            name, text, leaked = place(document, serializer, taken)
+        # numbered in recorded order, after the recordings kept ("all" and "rewrite" keep none, so
+        # a re-record numbers from 1: the same files)
+        base = 0 if self._rerecording else self._last_position
+        for offset, document in enumerate(new, start=1):
+            name, text, leaked = place(at_position(document, base + offset), serializer, taken)
             if leaked:
                 warnings.warn(SecretRedactedWarning(directory / name, leaked), stacklevel=2)
             files[name] = text

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -91,9 +92,12 @@ class _Library:
 class _Call:
     """The cassette as vcrpy's stub sees it for one request, plus the transport error of its body."""
 
-    def __init__(self, cassette: Any) -> None:
+    def __init__(self, cassette: Any, *, decoded: bool = False) -> None:
         self._cassette = cassette
         self.error: Error | None = None
+        #: The body vcrpy records is already content-decoded (urllib3 2 decodes ``.data``): the
+        #: ``content-encoding`` header no longer describes it and is dropped from the recording.
+        self.decoded = decoded
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cassette, name)
@@ -106,6 +110,10 @@ class _Call:
     def append(self, request: Any, response: dict[str, Any]) -> None:
         if self.error is not None:
             response = {**response, TRANSPORT_ERROR_KEY: self.error}
+        if self.decoded:
+            headers = response.get("headers") or {}
+            kept = {name: value for name, value in headers.items() if name.lower() != "content-encoding"}
+            response = {**response, "headers": kept}
         self._cassette.append(request, response)
 
 
@@ -271,7 +279,7 @@ def _urllib3_patches(cassette: Any) -> list[tuple[Any, str, Any]]:
     def getresponse(connection: Any, *args: Any, **kwargs: Any) -> Any:
         if connection.cassette is not cassette:  # (another cassette's connection)
             return _GETRESPONSE(connection, *args, **kwargs)
-        call = _Call(cassette)
+        call = _Call(cassette, decoded=True)
         real = connection.__dict__.get("real_connection")
         tolerant = isinstance(real, real_class)
         if tolerant:  # read the live body as it streams in (urllib3's public request option)
@@ -298,11 +306,40 @@ def _url_of(response: Any) -> str | None:
     return url if isinstance(url, str) else None
 
 
+# --- aiohttp ----------------------------------------------------------------------------------------
+
+
+def _aiohttp_patches() -> list[tuple[Any, str, Any]]:
+    """aiohttp's replay cannot raise mid-body: a recording that ends in a transport error fails
+    loudly there instead of replaying as a whole, successful response."""
+    if importlib.util.find_spec("aiohttp") is None:
+        return []
+    stubs = importlib.import_module("vcr.stubs.aiohttp_stubs")
+    real_build = stubs.build_response
+
+    def build_response(vcr_request: Any, vcr_response: Any, history: Any) -> Any:
+        error = vcr_response.get(TRANSPORT_ERROR_KEY) if isinstance(vcr_response, dict) else None
+        if error is not None:
+            from .._errors import LlamaVcrError
+
+            source = vcr_response.get("_llama_vcr_source") or "a recording"
+            raise LlamaVcrError(
+                f"llama-vcr: {source} ends in a transport error ({error.get('type')}: "
+                f"{error.get('message')}) that aiohttp's replay cannot reproduce after the body; "
+                "replay it with httpx or requests, or re-record the test through aiohttp."
+            )
+        return real_build(vcr_request, vcr_response, history)
+
+    return [(stubs, "build_response", functools.wraps(real_build)(build_response))]
+
+
 def transport_patches(cassette: Any) -> list[tuple[Any, str, Any]]:
     """vcrpy ``custom_patches`` that record and replay cut bodies for ``cassette`` (those of the
     libraries that are installed and not in its ``skip_patchers``)."""
     skip = set(getattr(cassette, "skip_patchers", ()))
     patches = _urllib3_patches(cassette)
+    if "aiohttp" not in skip:
+        patches += _aiohttp_patches()
     for module in ("httpx", "httpx2"):
         if module not in skip:
             patches += _httpx_patches(cassette, module)

@@ -84,6 +84,18 @@ def _convert_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--test-id", help="node id of the test a single cassette belongs to")
     sub.add_argument("--dry-run", action="store_true", help="write nothing, list what would be written")
     sub.add_argument("--secret-env", action="append", metavar="NAME", help=_SECRET_ENV_HELP)
+    sub.add_argument(
+        "--no-normalize",
+        action="store_true",
+        help="keep ids, timestamps, fingerprints and volatile response headers as recorded (default: "
+        "normalised as the plugin records, honouring llama_vcr_volatile_fields and llama_vcr_stable_fields)",
+    )
+    sub.add_argument(
+        "--serializer",
+        metavar="MODULE[:OBJECT]",
+        help="read cassettes through this vcrpy serializer (an object with deserialize(text), "
+        "e.g. tests.serializers:PrettyYAML; the current directory is on the import path)",
+    )
     sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
 

@@ -20,12 +20,18 @@ from ._console import UsageError
 
 if TYPE_CHECKING:
     from .._redact import Redactor
+    from ..format.codec import RecordingCodec
 
 #: The llama-vcr ini options the command line reads, and their defaults (as ``llama_vcr.plugin``).
 CASSETTE_DIR = "llama_vcr_cassette_dir"
 SECRET_ENV = "llama_vcr_secret_env"
 SECRET_ENV_PATTERNS = "llama_vcr_secret_env_patterns"
 REDACT = "llama_vcr_redact"
+KEEP_HEADERS = "llama_vcr_keep_headers"
+VOLATILE_FIELDS = "llama_vcr_volatile_fields"
+STABLE_FIELDS = "llama_vcr_stable_fields"
+KEEP_RESPONSE_HEADERS = "llama_vcr_keep_response_headers"
+DROP_RESPONSE_HEADERS = "llama_vcr_drop_response_headers"
 DEFAULT_CASSETTE_DIR = "cassettes"
 
 Options = dict[str, Any]
@@ -80,6 +86,43 @@ class ProjectConfig:
             secret_env=[*self.secret_env, *secret_env],
             env_patterns=DEFAULT_SECRET_ENV_PATTERNS if patterns is None else patterns,
         )
+
+    def codec(self, secret_env: tuple[str, ...] = (), *, normalize: bool = True) -> RecordingCodec:
+        """The codec the plugin records with under this configuration: redaction (with
+        ``llama_vcr_keep_headers``), ``llama_vcr_volatile_fields`` / ``llama_vcr_stable_fields``,
+        the kept and dropped response headers. ``normalize=False``: no volatile field, id or
+        response header value is rewritten (stored as received).
+
+        Raises :class:`UsageError` for a ``llama_vcr_keep_response_headers`` entry the plugin
+        refuses (a secret-looking header name).
+        """
+        import dataclasses
+
+        from .._canonical import Canonicalizer
+        from .._headers import ResponseHeaders
+        from .._normalize import Normalizer
+        from .._redact import DEFAULT_SECRET_ENV_PATTERNS, Redactor
+        from ..format.codec import RecordingCodec
+
+        patterns = self.secret_env_patterns
+        redactor = Redactor.from_names(
+            self.redact,
+            self.linelist(KEEP_HEADERS),
+            secret_env=[*self.secret_env, *secret_env],
+            env_patterns=DEFAULT_SECRET_ENV_PATTERNS if patterns is None else patterns,
+        )
+        try:
+            headers = ResponseHeaders.configured(
+                self.linelist(KEEP_RESPONSE_HEADERS), self.linelist(DROP_RESPONSE_HEADERS), redactor
+            )
+        except ValueError as exc:
+            raise UsageError(f"{KEEP_RESPONSE_HEADERS} in {self.file}: {exc}") from None
+        if normalize:
+            normalizer = Normalizer.configured(self.linelist(VOLATILE_FIELDS), self.linelist(STABLE_FIELDS))
+        else:
+            normalizer = Normalizer({}, map_ids=False)
+            headers = dataclasses.replace(headers, volatile={}, request_ids=())
+        return RecordingCodec(Canonicalizer(redactor), normalizer=normalizer, response_headers=headers)
 
     def describe_cassette_dir(self) -> str:
         """Where the default cassette directory comes from, for messages."""

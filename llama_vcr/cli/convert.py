@@ -9,14 +9,17 @@ anything failed or conflicted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._canonical import Canonicalizer, canonical_request
+from .._canonical import canonical_request
 from .._errors import RecordingError
 from .._normalize import IdMap
 from .._redact import REDACTED, Redactor
@@ -90,30 +93,59 @@ def derive_test_id(cassette: Path) -> str:
     return f"{PurePosixPath(*module).as_posix()}.py::{name}"
 
 
-def _read_vcrpy(path: Path) -> tuple[list[Any], list[Any]]:
+def load_serializer(spec: str) -> Any:
+    """The vcrpy serializer ``--serializer`` names: ``module`` or ``module:attribute`` (dotted), an
+    object (a module, a class, an instance) with vcrpy's ``deserialize(text) -> {"interactions":
+    [...], "version": 1}``; a class is instantiated with no arguments. The current directory is
+    searched first, as ``python -m`` does. Only this name is imported, never one read from a
+    cassette. Raises :class:`UsageError` if it cannot be imported or has no ``deserialize``."""
+    module_name, _, attribute = spec.partition(":")
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in attribute.split(".") if attribute else ():
+            found = getattr(found, part)
+        if isinstance(found, type):
+            found = found()
+    except Exception as exc:  # an import error, a missing attribute, a constructor that fails
+        raise UsageError(f"--serializer {spec}: cannot load it ({type(exc).__name__}: {exc})") from exc
+    if not callable(getattr(found, "deserialize", None)):
+        raise UsageError(f"--serializer {spec}: has no deserialize(text) method, as vcrpy's serializers have")
+    return found
+
+
+def _read_vcrpy(path: Path, serializer: Any = None) -> tuple[list[Any], list[Any]]:
+    """A cassette's requests and responses, read as vcrpy reads it: through ``serializer`` (the
+    ``--serializer``), else vcrpy's JSON serializer for ``.json``, its YAML one otherwise. Raises
+    ``ValueError`` for a file that is no cassette it can read."""
     from vcr.serialize import deserialize
     from vcr.serializers import jsonserializer, yamlserializer
 
-    serializer = jsonserializer if path.suffix == ".json" else yamlserializer
+    if serializer is None:
+        serializer = jsonserializer if path.suffix == ".json" else yamlserializer
     try:
         requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), serializer)
-    except Exception as exc:  # yaml/json/vcrpy errors all mean "not a cassette we can read"
+    except Exception as exc:  # yaml/json/vcrpy/serializer errors all mean "not a cassette we can read"
         raise ValueError(f"not a vcrpy cassette ({type(exc).__name__}: {exc})") from exc
     return requests, responses
 
 
-def _plan_cassette(path: Path, test_id: str, dest: Path, plan: _Plan, codec: RecordingCodec) -> None:
+def _plan_cassette(
+    path: Path, test_id: str, dest: Path, plan: _Plan, codec: RecordingCodec, serializer: Any = None
+) -> None:
     """One file per interaction, encoded as the persister records and saves: in order, with one id
-    map for the test, secret env values scrubbed (the name derives from what is written), and the
-    n-th repeat of a request hash numbered ``-n`` (``occurrence``)."""
-    requests, responses = _read_vcrpy(path)
+    map for the test, secret env values scrubbed (the name derives from what is written), the
+    n-th repeat of a request hash numbered ``-n`` (``occurrence``), and each file's ``position``
+    its interaction's place in the cassette (1-based), so replay keeps the cassette's order."""
+    requests, responses = _read_vcrpy(path, serializer)
     directory = dest / directory_for_test(test_id)
     ids = IdMap()
     taken: set[str] = set()
-    for request, response in zip(requests, responses, strict=True):
+    for position, (request, response) in enumerate(zip(requests, responses, strict=True), start=1):
         digest = canonical_request(request, codec.canonicalizer, ids).hash(test_id)
         occurrence = next_occurrence(digest, taken)
-        document = codec.encode(request, response, test_id, ids=ids, occurrence=occurrence)
+        document = codec.encode(request, response, test_id, ids=ids, occurrence=occurrence, position=position)
         name, text, leaked = place(document, codec, taken)
         plan.add(directory / name, text, display(path))
         plan.scrubbed += [(directory / name, variable) for variable in leaked]
@@ -134,11 +166,19 @@ def _plan_recording(path: Path, dest: Path, plan: _Plan, redactor: Redactor) -> 
     plan.scrubbed += [(directory / path.name, variable) for variable in leaked]
 
 
-def _is_vcrpy(path: Path) -> bool:
+def _is_vcrpy(path: Path, serializer: Any = None) -> bool:
+    """Whether ``path`` is a vcrpy cassette: YAML, a file ``serializer`` reads as one, or vcrpy
+    JSON (a top-level ``interactions``); other JSON files are llama-stack recordings."""
     if path.suffix in (".yaml", ".yml"):
         return True
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if serializer is not None:
+            with contextlib.suppress(Exception):  # (what it raises: none of its cassettes)
+                data = serializer.deserialize(text)
+                if isinstance(data, dict) and "interactions" in data:
+                    return True
+        data = json.loads(text)
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and "interactions" in data
@@ -179,11 +219,13 @@ def cmd_convert(args: argparse.Namespace, console: Console) -> int:
             raise UsageError(f"--test-id: {exc}") from exc
     plan = _Plan()
     config = find_config()
-    codec = RecordingCodec(Canonicalizer(config.redactor(tuple(args.secret_env or ()))))
+    codec = config.codec(tuple(args.secret_env or ()), normalize=not args.no_normalize)
+    serializer = load_serializer(args.serializer) if args.serializer else None
     for path in [src] if src.is_file() else _sources(src, dest):
         try:
-            if _is_vcrpy(path):
-                _plan_cassette(path, args.test_id or derive_test_id(path), dest, plan, codec)
+            if (serializer is not None and src.is_file()) or _is_vcrpy(path, serializer):
+                test_id = args.test_id or derive_test_id(path)
+                _plan_cassette(path, test_id, dest, plan, codec, serializer)
             else:
                 _plan_recording(path, dest, plan, codec.redactor)
         except Exception as exc:  # one source's problem never stops the others

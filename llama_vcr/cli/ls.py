@@ -9,7 +9,7 @@ from typing import Any
 
 from .._errors import RecordingError
 from .._store import read_document
-from ..format.codec import CODEC
+from ..format.codec import CODEC, position_of
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -52,6 +52,7 @@ def entry(path: Path, document: Mapping[str, Any], root: Path) -> dict[str, Any]
         "test_id": test_id,
         "path": display(path),
         "file": path.name,
+        "position": position_of(document),
         "method": info.method,
         "endpoint": info.endpoint,
         "model": info.model,
@@ -92,7 +93,8 @@ def cmd_ls(args: argparse.Namespace, console: Console) -> int:
         except Exception as exc:  # a recording too odd to describe: reported, and the others listed
             console.error(printable(f"{display(path)}: cannot list: {type(exc).__name__}: {exc}"))
             unreadable += 1
-    entries.sort(key=lambda entry: entry["test"])  # stable: replay order within a test
+    # replay order within a test: by position (files without one after), else by name (stable)
+    entries.sort(key=lambda e: (e["test"], e["position"] is None, e["position"] or 0))
     status = EXIT_PROBLEMS if unreadable else EXIT_OK
     if args.json:
         console.json(printable_data(entries))

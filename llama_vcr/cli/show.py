@@ -18,7 +18,7 @@ from typing import Any
 from .._errors import RecordingError
 from .._redact import Redactor
 from .._store import read_document, recording_files
-from ..format.codec import CODEC
+from ..format.codec import CODEC, position_of
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -146,6 +146,20 @@ def _by_short_hash(query: re.Match[str], root: Path) -> Path:
     return found[0]
 
 
+def _replay_order(folder: Path, root: Path) -> list[Path]:
+    """A test directory's recordings in replay order: by ``position``, then (files without one,
+    or unreadable) by name."""
+
+    def position(path: Path) -> int | None:
+        try:
+            return position_of(read_document(path, CODEC, root=root))
+        except RecordingError:
+            return None
+
+    files = [(position(path), path) for path in recording_files(folder)]
+    return [path for number, path in sorted(files, key=lambda item: (item[0] is None, item[0] or 0))]
+
+
 def _of_test(node_id: str, root: Path) -> list[Path]:
     """Every recording of a test (or of a test's parameters, or of a class's methods), in replay
     order: from the test's directory, else (moved or converted files) by their ``test_id``."""
@@ -156,7 +170,7 @@ def _of_test(node_id: str, root: Path) -> list[Path]:
     variants = (directory.name + "[", directory.name + ".")
     siblings = sorted(directory.parent.iterdir()) if directory.parent.is_dir() else []
     directories = [path for path in siblings if path == directory or path.name.startswith(variants)]
-    found = [path for folder in directories if folder.is_dir() for path in recording_files(folder)]
+    found = [path for folder in directories if folder.is_dir() for path in _replay_order(folder, root)]
     if found:
         return found
     for path in iter_recordings([root]):

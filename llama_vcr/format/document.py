@@ -67,6 +67,9 @@ class RecordingDocument(TypedDict):
     test_id: str | None
     #: The n-th time the same request was recorded in this test (absent means 1): ``<hash>-<n>.json``.
     occurrence: NotRequired[int]
+    #: The n-th request of its test, in recorded order (1-based): a test's files replay in this
+    #: order (files without it after them, by name). Not part of the name.
+    position: NotRequired[int]
     #: UTC date (``YYYY-MM-DD``) the recording was written; drives ``llama_vcr_max_age``.
     recorded_at: NotRequired[str]
     #: The SDK and version that sent the request (from its User-Agent), e.g. ``OpenAI/Python 2.8.1``.

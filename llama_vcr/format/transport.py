@@ -80,14 +80,22 @@ def decode_arrived(body: bytes, encoding: str) -> bytes:
             return zlib.decompressobj(-zlib.MAX_WBITS).decompress(body)
 
 
+_SSE_START = (b"data:", b"event:", b":", b"id:", b"retry:")
+
+
 def whole_frames(body: bytes, content_type: str) -> bytes:
     """The part of a cut stream body the client could use: up to the end of its last whole event
     (Server-Sent Events) or line (NDJSON). A half-sent frame never reached the caller as a chunk,
-    so replaying it whole would add one. Any other body is kept as it arrived."""
-    if "ndjson" in content_type:
+    so replaying it whole would add one. Any other body is kept as it arrived.
+
+    The framing comes from the bytes first (a body starting with an SSE field is SSE whatever its
+    content type, as in ``format/framing.py``), then from the content type.
+    """
+    sse = body.lstrip().startswith(_SSE_START)
+    if not sse and ("ndjson" in content_type or "event-stream" in content_type):
         ends = [match.end() for match in _LINE_END.finditer(body)]
         return body[: ends[-1]] if ends else b""
-    if "event-stream" not in content_type:
+    if not sse:
         return body
     kept = previous = 0
     for match in _LINE_END.finditer(body):

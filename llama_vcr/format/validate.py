@@ -329,9 +329,10 @@ def check_recording(document: Any) -> None:
     _optional(document, "recorded_at", "", str, int, float)  # (an ISO date; epoch seconds are read too)
     if document.get("recorded_at") in (math.inf, -math.inf):  # (1e999: valid JSON, no date)
         _fail("recorded_at", f"{document['recorded_at']!r} is not a date")
-    occurrence = document.get("occurrence", 1)
-    if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 1:
-        _fail("occurrence", f"{_show(occurrence)} is not a positive integer")
+    for key in ("occurrence", "position"):  # (absent: the first / no recorded position)
+        number = document.get(key, 1)
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            _fail(key, f"{_show(number)} is not a positive integer")
     request: dict[str, Any] = document["request"]
     response: dict[str, Any] = document["response"]
     legacy = "status" not in response or "payload" in request

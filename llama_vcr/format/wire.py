@@ -10,6 +10,7 @@ import base64
 import importlib
 import json
 import json.encoder
+import math
 import re
 import zlib
 from collections.abc import Iterable
@@ -87,6 +88,13 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # (1e400: strict JSON cannot write it back)
+        raise ValueError(f"{text} does not fit a float")
+    return value
+
+
 def loads_wire(text: str) -> Any:
     """JSON that came over the wire, if a recording can hold it as JSON; ``ValueError`` otherwise.
 
@@ -95,7 +103,7 @@ def loads_wire(text: str) -> Any:
     emoji (``"\\ud83d"``) is refused here and stored as ``{"__text__": ...}`` instead: it then
     replays byte for byte.
     """
-    value = json.loads(text, parse_constant=_reject_constant)
+    value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise ValueError("a lone surrogate cannot be stored as UTF-8")
     return value

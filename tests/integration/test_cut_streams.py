@@ -318,3 +318,23 @@ def test_a_recording_replays_as_the_replaying_clients_error_of_that_name_or_kind
                 response.read()
     assert class_name(info.value) == raised
     assert str(info.value) == CUT_MESSAGE
+
+
+def test_aiohttp_refuses_a_recording_that_ends_in_a_transport_error(tmp_path: Path) -> None:
+    """aiohttp's replay cannot raise after the body: it fails loudly, never answers as if whole."""
+    import aiohttp
+
+    from llama_vcr import LlamaVcrError
+
+    with cut_server(2) as server, cassette(tmp_path, "once"):
+        openai_sync(server.url)
+
+    async def read() -> bytes:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(OFFLINE_URL + "/v1/chat/completions", json=chat_body(), headers=AUTH) as response,
+        ):
+            return await response.read()
+
+    with cassette(tmp_path, "none"), pytest.raises(LlamaVcrError, match="aiohttp's replay cannot reproduce"):
+        asyncio.run(read())

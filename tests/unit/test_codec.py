@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.request import Request
@@ -185,3 +186,48 @@ def test_a_request_with_half_an_emoji_is_written_as_utf8() -> None:
     text = CODEC.serialize(document)
     text.encode("utf-8")
     assert CODEC.deserialize(text)["request"]["body"] == {"prompt": "half \ud83d"}
+
+
+@given(
+    st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+    st.sampled_from(["gzip", "deflate", "raw"]),
+)
+def test_a_compressed_body_decodes_and_one_a_client_already_decoded_is_kept(data: bytes, coding: str) -> None:
+    """aiohttp (and urllib3 2) hand vcrpy the decoded body under the original Content-Encoding."""
+    import zlib
+
+    from llama_vcr.format.codec import _decoded
+
+    if coding == "gzip":
+        compressed = zlib.compress(data, wbits=16 + zlib.MAX_WBITS)
+    elif coding == "deflate":
+        compressed = zlib.compress(data)
+    else:
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        compressed = packer.compress(data) + packer.flush()
+    header = "gzip" if coding == "gzip" else "deflate"
+    assert _decoded(compressed, header, cut=False) == data
+    text = json.dumps({"content": data.decode("latin-1")}).encode("utf-8")
+    assert _decoded(text, header, cut=False) == text
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_what_strict_json_cannot_hold_is_stored_as_text_and_loads(number: str) -> None:
+    """A response or request number strict JSON cannot write back (a recording is strict JSON) is
+    stored as the text that was sent, so the file loads and replays byte for byte."""
+    from vcr.request import Request
+
+    from llama_vcr.format.validate import parse
+
+    text = '{"model": "m", "temperature": ' + number + "}"
+    request = Request("POST", "https://api.openai.com/v1/embeddings", text.encode(), {})
+    response = {
+        "status": {"code": 200},
+        "headers": {"content-type": ["application/json"]},
+        "body": {"string": text.encode()},
+    }
+    document = CODEC.encode(request, response, "t.py::t")
+    assert document["request"]["body"] == text
+    assert document["response"]["body"] == {"__text__": text}
+    _, replayed = CODEC.decode(parse(CODEC.serialize(document)))
+    assert replayed["body"]["string"] == text.encode()

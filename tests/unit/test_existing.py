@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from llama_vcr._vcrpy.existing import cassette_of_test, convert_command
 
 
@@ -32,3 +34,68 @@ def test_the_convert_command_is_shell_quoted(tmp_path: Path) -> None:
     command = convert_command(tmp_path / "a b.yaml", tmp_path / "cassettes", "t.py::test[x y]")
     assert command.startswith("llama-vcr convert ")
     assert "'t.py::test[x y]'" in command and f"'{tmp_path / 'a b.yaml'}'" in command
+
+
+CASSETTE = """interactions:
+- request:
+    body: null
+    headers: {}
+    method: GET
+    uri: http://127.0.0.1:9/v1/models
+  response:
+    body: {string: '{"object": "list", "data": []}'}
+    headers: {Content-Type: [application/json]}
+    status: {code: 200, message: OK}
+version: 1
+"""
+
+
+def test_an_existing_cassette_is_read_as_untrusted_input(tmp_path: Path) -> None:
+    from vcr.serializers import yamlserializer
+
+    from llama_vcr import RecordingError
+    from llama_vcr._vcrpy.existing import ExistingCassettePersister
+
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(CASSETTE)
+    suite = tmp_path / "cassettes" / "test_mod"
+    suite.mkdir(parents=True)
+    (suite / "test_link.yaml").symlink_to(outside)
+    (suite / "test_bad.yaml").write_text("interactions: [[[\n")
+    (suite / "test_big.yaml").write_text(CASSETTE + "#" * 2000)
+    (suite / "test_ok.yaml").write_text(CASSETTE)
+    persister = ExistingCassettePersister(max_size=1000)
+    requests, responses = persister.load_cassette(str(suite / "test_ok.yaml"), yamlserializer)
+    assert [r.uri for r in requests] == ["http://127.0.0.1:9/v1/models"] and len(responses) == 1
+    for name, problem in [
+        ("test_link", "outside"),
+        ("test_bad", "not a vcrpy cassette"),
+        ("test_big", "larger"),
+    ]:
+        with pytest.raises(RecordingError, match=problem) as raised:
+            persister.load_cassette(str(suite / f"{name}.yaml"), yamlserializer)
+        assert raised.value.path.name == f"{name}.yaml"
+
+
+def test_a_miss_in_an_existing_cassette_masks_secrets(tmp_path: Path) -> None:
+    import requests
+    import vcr
+
+    from llama_vcr import RecordingNotFound
+    from llama_vcr._redact import DEFAULT_REDACTOR
+    from llama_vcr._vcrpy.existing import replay_existing
+
+    (tmp_path / "test_x.yaml").write_text(CASSETTE)
+    recorder = vcr.VCR(record_mode="none")
+    replay_existing(
+        recorder,
+        tmp_path / "test_x.yaml",
+        test_id="t.py::test_x",
+        cassette_root=tmp_path,
+        mask=DEFAULT_REDACTOR.mask,
+    )
+    key = "AIzaSyD-" + "a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTu"
+    with recorder.use_cassette(None), pytest.raises(RecordingNotFound) as raised:
+        requests.get(f"http://127.0.0.1:9/v1beta/models?key={key}", timeout=1)
+    assert "no interaction of the vcrpy cassette" in str(raised.value)
+    assert key not in str(raised.value)

@@ -279,3 +279,22 @@ def test_a_repeated_kept_header_is_stored_as_a_list_and_replayed_as_sent() -> No
     assert document["response"]["headers"]["x-trace-span"] == ["s-1", "s-2"]
     _, replay = codec.decode(json.loads(codec.serialize(document)))
     assert replay["headers"]["x-trace-span"] == ["s-1", "s-2"]
+
+
+@pytest.mark.parametrize("drop", ["content-type", "Content-Type", "content-*", "*"])
+def test_content_type_cannot_be_dropped(drop: str) -> None:
+    """Replay frames a stored body by its content type (without it NDJSON would replay as SSE)."""
+    with pytest.raises(ValueError, match="cannot be dropped"):
+        ResponseHeaders.configured(drop=[drop])
+
+
+def test_a_location_on_a_loopback_port_is_stored_without_the_port() -> None:
+    """Recordings against local servers on random ports re-record byte-identically (issue 10)."""
+    stored = [
+        _stored(
+            {"content-type": "application/json", "location": f"http://127.0.0.1:{port}/v1/x?a=1"}, _codec()
+        )
+        for port in (52731, 40111)
+    ]
+    assert stored[0] == stored[1]
+    assert stored[0]["location"] == "http://127.0.0.1/v1/x?a=1"

@@ -98,6 +98,9 @@ def test_decode_gives_vcrpy_the_bytes_and_the_error() -> None:
         (b'{"a": 1}\n{"a": 2}\n{"a"', "application/x-ndjson", b'{"a": 1}\n{"a": 2}\n'),
         (b'{"a"', "application/x-ndjson", b""),
         (b'{"a": 1, "b', "application/json", b'{"a": 1, "b'),
+        # the framing comes from the bytes: NDJSON under an SSE header, SSE under a JSON one
+        (b'{"a": 1}\n{"a": 2}\n{"a"', "text/event-stream", b'{"a": 1}\n{"a": 2}\n'),
+        (b"data: 1\n\ndata: 2", "application/json", b"data: 1\n\n"),
     ],
 )
 def test_whole_frames_keeps_what_a_client_could_have_read(

@@ -443,6 +443,10 @@ CORRUPTIONS: list[tuple[str, str, Any, str]] = [
     ),
     ("test_id a number", "chat", _set("test_id", 1), "test_id: 1 is a number, not a string or null"),
     ("occurrence a string", "chat", _set("occurrence", "2"), "occurrence: '2' is not a positive integer"),
+    ("position a string", "chat", _set("position", "1"), "position: '1' is not a positive integer"),
+    ("position zero", "chat", _set("position", 0), "position: 0 is not a positive integer"),
+    ("position a boolean", "chat", _set("position", True), "position: True is not a positive integer"),
+    ("position a float", "chat", _set("position", 1.0), "position: 1.0 is not a positive integer"),
     (
         "recorded_at a list",
         "chat",
