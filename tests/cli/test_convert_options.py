@@ -9,14 +9,13 @@ JSON bodies are stored parsed, under keys of its own, as pydantic-ai's serialize
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from llama_vcr import recording_files
+from tests.cli.support import cli
 from tests.fakes.server import FakeProviderServer
 
 SERIALIZER = '''
@@ -79,15 +78,7 @@ CASSETTE = "cassettes/test_suite/test_chat.yaml"
 
 
 def convert(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
-    return subprocess.run(
-        [sys.executable, "-m", "llama_vcr", "convert", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**env, "PYTHONIOENCODING": "utf-8"},
-        check=False,
-    )
+    return cli("convert", *args, cwd=cwd)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT
 from llama_vcr import __version__, recording_files
 from llama_vcr.cli._console import annotation, fit_widths
+from tests.cli import support
 
 CASSETTES = ROOT / "cassettes"
 DOCS_URL = "https://github.com/llama-vcr/llama-vcr/blob/main/docs/cli.md"
@@ -26,15 +27,7 @@ GITHUB_LINE = re.compile(r"^::(error|warning) file=([^,]+)(?:,line=(\d+))?,title
 
 
 def cli(*argv: object, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "TERM")}
-    return subprocess.run(
-        [sys.executable, "-m", "llama_vcr", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**clean, "PYTHONIOENCODING": "utf-8", **env},
-        check=False,
-    )
+    return support.cli(*argv, cwd=cwd, **env)
 
 
 # --- colour ------------------------------------------------------------------------------------------

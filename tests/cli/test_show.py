@@ -8,32 +8,18 @@ of a project without a pytest configuration).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
 from llama_vcr import recording_files
+from tests.cli.support import cli
 
 CASSETTES = ROOT / "cassettes"
 QUICKSTART = Path("tests") / "examples" / "test_quickstart"
 TOOL_TEST = "tests/examples/test_quickstart.py::test_tool_call_round_trip"
-
-
-def cli(*argv: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
-    return subprocess.run(
-        [sys.executable, "-m", "llama_vcr", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**env, "PYTHONIOENCODING": "utf-8"},
-        check=False,
-    )
 
 
 @pytest.fixture
