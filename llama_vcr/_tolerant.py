@@ -3,10 +3,12 @@
 :func:`tolerant_form` maps a body (already in ``_canonical.match_form``) to what tolerant matching
 compares. Two bodies are tolerantly equal when these forms are equal:
 
-- a member whose value is ``null`` is the member left out, in every JSON object of the body, at
-  any depth (the OpenAI API reference marks optional parameters "nullable": null means "not
-  given"); so is a member whose value is ``""``. List items are never dropped (``[null]`` is not
-  ``[]``), nor are ``0``, ``false``, ``{}`` or ``[]`` in general;
+- a member whose value is ``null`` is the member left out, at the top level of the body and of
+  each object in its ``messages`` / ``input`` list (the OpenAI API reference marks those optional
+  parameters "nullable": null means "not given"); so is a member whose value is ``""``. Never
+  deeper: inside a JSON Schema (``parameters``, ``response_format``), a tool's input or any other
+  user data, ``null`` and ``""`` are values (``{"const": null}`` is not ``{}``). List items are
+  never dropped (``[null]`` is not ``[]``), nor are ``0``, ``false``, ``{}`` or ``[]``;
 - a top-level parameter set to the default the API reference documents for its endpoint
   (:data:`API_DEFAULTS`) is the parameter left out: ``n: 1``, ``stream: false``... Only the
   values listed there, compared with their type (``true`` is never ``1``, ``1.0`` is ``1``
@@ -89,16 +91,15 @@ def _is(value: Any, default: Any) -> bool:
     return type(value) is type(default) and value == default
 
 
-def _without_absent(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: _without_absent(item)
-            for key, item in value.items()
-            if not any(_is(item, absent) for absent in _ABSENT_VALUES)
-        }
-    if isinstance(value, list):
-        return [_without_absent(item) for item in value]
-    return value
+#: Lists whose objects' own members may be "not given" (messages of chat, items of responses).
+_ITEM_LISTS = ("messages", "input")
+
+
+def _without_absent(value: dict[str, Any]) -> dict[str, Any]:
+    """``value``'s own members but those that mean "not given" (never deeper)."""
+    return {
+        key: item for key, item in value.items() if not any(_is(item, absent) for absent in _ABSENT_VALUES)
+    }
 
 
 def tolerant_form(body: Any, endpoint: str) -> Any:
@@ -106,12 +107,17 @@ def tolerant_form(body: Any, endpoint: str) -> Any:
 
     ``{"model": "m", "n": 1, "user": null, "messages": [{"role": "user", "content": "hi",
     "name": ""}]}`` on ``/v1/chat/completions`` -> ``{"model": "m", "messages": [{"role": "user",
-    "content": "hi"}]}``. A body that is not a JSON object only loses nulls and ``""`` inside it.
+    "content": "hi"}]}``. A body that is not a JSON object is returned as it is.
     Idempotent; never raises.
     """
-    if isinstance(body, dict):
-        defaults = defaults_for(endpoint)
-        body = {
-            key: item for key, item in body.items() if key not in defaults or not _is(item, defaults[key])
-        }
-    return _without_absent(body)
+    if not isinstance(body, dict):
+        return body
+    defaults = defaults_for(endpoint)
+    body = _without_absent(
+        {key: item for key, item in body.items() if key not in defaults or not _is(item, defaults[key])}
+    )
+    for key in _ITEM_LISTS:
+        items = body.get(key)
+        if isinstance(items, list):
+            body[key] = [_without_absent(item) if isinstance(item, dict) else item for item in items]
+    return body

@@ -119,7 +119,12 @@ class RecordingCassette(Cassette):
             yield from super()._responses(request)
             return
         request = self._before_record_request(request)
-        for position in self._lookup(request, parts):
+        positions = self._lookup(request, parts)
+        if len(positions) > 1 and is_tolerant(self._match_on):  # an exact match before a tolerated one
+            canonical = self._persister.canonical
+            sent = canonical(request).body_key
+            positions = sorted(positions, key=lambda at: canonical(self.data[at][0]).body_key != sent)
+        for position in positions:
             yield position, self.data[position][1]
 
     def play_response(self, request: Any) -> Any:

@@ -173,12 +173,13 @@ class RecordingPersister:
         return request, response
 
     def _in_recorded_order(self, loaded: list[_Loaded]) -> list[_Loaded]:
-        """``loaded`` (in file-name order) sorted by ``position``; files without one after them,
-        in the order given (a stable sort)."""
+        """``loaded`` (in file-name order) sorted by ``position``; files without one first, in the
+        order given (a stable sort): they were written before llama-vcr kept the order (or by
+        llama-stack), so before any file ``new_episodes`` adds to them now."""
 
         def order(pair: _Loaded) -> tuple[int, int]:
             position = self._positions.get(str(pair[1].get(SOURCE_KEY)))
-            return (0, position) if position is not None else (1, 0)
+            return (1, position) if position is not None else (0, 0)
 
         return sorted(loaded, key=order)
 

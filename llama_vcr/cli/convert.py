@@ -100,8 +100,10 @@ def load_serializer(spec: str) -> Any:
     searched first, as ``python -m`` does. Only this name is imported, never one read from a
     cassette. Raises :class:`UsageError` if it cannot be imported or has no ``deserialize``."""
     module_name, _, attribute = spec.partition(":")
-    if str(Path.cwd()) not in sys.path and "" not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    here = str(Path.cwd())
+    added = here not in sys.path and "" not in sys.path
+    if added:  # (only while this name is imported: what a cassette makes convert import later,
+        sys.path.insert(0, here)  # a Content-Encoding's decoder, never comes from the directory)
     try:
         found: Any = importlib.import_module(module_name)
         for part in attribute.split(".") if attribute else ():
@@ -110,6 +112,9 @@ def load_serializer(spec: str) -> Any:
             found = found()
     except Exception as exc:  # an import error, a missing attribute, a constructor that fails
         raise UsageError(f"--serializer {spec}: cannot load it ({type(exc).__name__}: {exc})") from exc
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
     if not callable(getattr(found, "deserialize", None)):
         raise UsageError(f"--serializer {spec}: has no deserialize(text) method, as vcrpy's serializers have")
     return found

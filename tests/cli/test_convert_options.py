@@ -164,3 +164,19 @@ def test_no_normalize_keeps_every_recorded_value(project: pytest.Pytester) -> No
         assert data["created"] > 0 and str(data["created"]) in cassette
         request_id = document["response"]["headers"]["x-request-id"]
         assert not request_id.startswith("req_rec-") and request_id in cassette
+
+
+def test_the_serializer_is_imported_from_the_directory_and_nothing_else_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The working directory is searched for the named module only: a decoder a cassette's
+    Content-Encoding makes convert import later never comes from it."""
+    import sys
+
+    from llama_vcr.cli.convert import load_serializer
+
+    (tmp_path / "my_serializer_mod.py").write_text("def deserialize(text):\n    return {}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    assert callable(load_serializer("my_serializer_mod").deserialize)
+    assert str(tmp_path) not in sys.path

@@ -119,3 +119,21 @@ def test_files_without_a_position_replay_after_the_others_in_name_order(
     names = [json.loads(p.read_text())["request"]["body"]["messages"][0]["content"] for p in files]
     assert names[0] != "one"
     assert f"At index 0 diff: 'Echo: {names[0]}' != 'Echo: one'" in result.stdout.str()
+
+
+def test_new_episodes_beside_files_without_a_position_replay_after_them(
+    suite: pytest.Pytester, provider_server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files written before llama-vcr kept the order come first: a request new_episodes adds beside
+    them (numbered from 1) replays after them, as it was sent."""
+    monkeypatch.setenv("PROMPTS", "one")
+    run(suite, "once").assert_outcomes(passed=1)
+    directory = suite.path / "cassettes" / "test_suite" / "test_loop"
+    for path in recording_files(directory):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        del document["position"]
+        path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    monkeypatch.setenv("PROMPTS", "one two")
+    run(suite, "new_episodes").assert_outcomes(passed=1)
+    assert sorted(prompts(recordings(suite))) == ["one", "two"]
+    run(suite, "none").assert_outcomes(passed=1)

@@ -10,6 +10,8 @@ local server, then replay with no server while the test sends API-default-equiva
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.fakes.server import FakeProviderServer
@@ -141,3 +143,30 @@ def test_an_unknown_match_mode_is_a_usage_error(pytester: pytest.Pytester) -> No
     result = replay(pytester, "{}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*llama_vcr_match must be exact or tolerant, not 'fuzzy'*"])
+
+
+def test_an_exact_recording_answers_before_a_tolerated_one(tmp_path: Path) -> None:
+    """Two recordings the tolerant form cannot tell apart: each request gets its own exact one."""
+    import json
+
+    import openai
+
+    from llama_vcr import recording_files
+    from tests.providers.support import make_vcr
+
+    match_on = ("method", "endpoint", "tolerant_body")
+    messages = [{"role": "user", "content": "q"}]
+    with FakeProviderServer() as server, make_vcr("once").use_cassette(str(tmp_path), match_on=match_on):
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-x", max_retries=0)
+        client.chat.completions.create(model="m", messages=messages, n=1)  # type: ignore[arg-type]
+        client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+    for path in recording_files(tmp_path):  # each recording answers with which request it was
+        document = json.loads(path.read_text(encoding="utf-8"))
+        answer = "with n" if "n" in document["request"]["body"] else "without n"
+        document["response"]["body"]["__data__"]["choices"][0]["message"]["content"] = answer
+        path.write_text(json.dumps(document), encoding="utf-8")
+    with make_vcr("none").use_cassette(str(tmp_path), match_on=match_on):
+        client = openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-x", max_retries=0)
+        without = client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+        with_n = client.chat.completions.create(model="m", messages=messages, n=1)  # type: ignore[arg-type]
+    assert (without.choices[0].message.content, with_n.choices[0].message.content) == ("without n", "with n")

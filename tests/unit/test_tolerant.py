@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import vcr.matchers
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,24 +39,51 @@ def key(endpoint: str, body: Any) -> str:
     return canonical_request(post(endpoint, body)).tolerant_key
 
 
+def _padded(draw: st.DrawFn, value: dict[str, Any]) -> dict[str, Any]:
+    out = dict(value)
+    for name in draw(st.lists(st.sampled_from(["extra", "user", "suffix", "z"]), max_size=2)):
+        if name not in out:
+            out[name] = draw(st.sampled_from([None, ""]))
+    return out
+
+
 @st.composite
 def with_absent_members(draw: st.DrawFn, body: Any) -> Any:
-    """``body`` with members whose value is null or "" added to some of its objects (never to lists)."""
-    if isinstance(body, dict):
-        out = {k: draw(with_absent_members(v)) for k, v in body.items()}
-        for name in draw(st.lists(st.sampled_from(["extra", "user", "suffix", "z"]), max_size=2)):
-            if name not in out:
-                out[name] = draw(st.sampled_from([None, ""]))
-        return out
-    if isinstance(body, list):
-        return [draw(with_absent_members(item)) for item in body]
-    return body
+    """``body`` with members whose value is null or "" added at its top level and to the objects
+    of its ``messages`` / ``input`` list (where the API reads them as "not given")."""
+    if not isinstance(body, dict):
+        return body
+    out = _padded(draw, body)
+    for key in ("messages", "input"):
+        if isinstance(out.get(key), list):
+            out[key] = [_padded(draw, item) if isinstance(item, dict) else item for item in out[key]]
+    return out
 
 
 @given(BODIES.flatmap(lambda b: st.tuples(st.just(b), with_absent_members(b))), st.sampled_from(ENDPOINTS))
-def test_null_and_empty_members_are_absent_at_any_depth(pair: tuple[Any, Any], endpoint: str) -> None:
+def test_null_and_empty_members_are_absent_where_the_api_reads_them_so(
+    pair: tuple[Any, Any], endpoint: str
+) -> None:
     body, padded = pair
     assert key(endpoint, padded) == key(endpoint, body)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "sent"),
+    [
+        ({"response_format": {"schema": {"x": {"const": None}}}}, {"response_format": {"schema": {"x": {}}}}),
+        ({"tools": [{"parameters": {"default": None}}]}, {"tools": [{"parameters": {}}]}),
+        (
+            {"messages": [{"role": "assistant", "content": [{"input": {"content": ""}}]}]},
+            {"messages": [{"role": "assistant", "content": [{"input": {}}]}]},
+        ),
+        ({"metadata": {"k": ""}}, {"metadata": {}}),
+    ],
+)
+def test_deeper_nulls_and_empty_strings_are_values(recorded: Any, sent: Any) -> None:
+    """Inside a JSON Schema, a tool's input or other user data, null and "" mean something."""
+    for endpoint in ENDPOINTS:
+        assert key(endpoint, {"model": "m", **recorded}) != key(endpoint, {"model": "m", **sent})
 
 
 @given(BODIES, st.sampled_from(API_DEFAULTS), st.data())
