@@ -48,6 +48,8 @@ FRESH_ID_KEYS = frozenset({"request_id"})
 MIN_INNER_ID = 8
 #: What may not touch an id found inside a longer string (else it is part of another word or id).
 _ID_CHAR = r"[\w-]"
+#: A maximal run of id characters: a known id made of them is replaced only as a whole run.
+_ID_TOKEN = re.compile(r"[\w-]+")
 
 
 def _is_id_key(key: str) -> bool:
@@ -84,7 +86,9 @@ class IdMap:
         self._stable: dict[str, str] = {}
         #: Every string the test's requests carried: client-chosen, so never mapped when echoed.
         self.sent: set[str] = set()
-        #: The alternation of known ids (longest first, at id boundaries), for the map's size.
+        #: Known ids of :data:`MIN_INNER_ID` or more characters that are not all id characters
+        #: (``ft:gpt-4o:org:x``), and their alternation (longest first, at id boundaries).
+        self._other: list[str] = []
         self._pattern: tuple[int, re.Pattern[str] | None] = (0, None)
 
     def __len__(self) -> int:
@@ -97,6 +101,8 @@ class IdMap:
         return self._stable.get(live)
 
     def add(self, live: str, stable: str) -> None:
+        if live not in self._stable and len(live) >= MIN_INNER_ID and not _ID_TOKEN.fullmatch(live):
+            self._other.append(live)
         self._stable.setdefault(live, stable)
 
     def apply(self, value: Any) -> Any:
@@ -113,24 +119,30 @@ class IdMap:
         :data:`MIN_INNER_ID` or more characters found inside it, neither preceded nor followed by
         a letter, digit, ``_`` or ``-`` (a known ``file-abc`` never rewrites ``file-abcd`` or
         ``file-abc-2``); the longest id wins where two overlap."""
-        whole = self._stable.get(text)
+        stable = self._stable
+        whole = stable.get(text)
         if whole is not None:
             return whole
-        pattern = self._inner_pattern()
-        if pattern is None or len(text) < MIN_INNER_ID:
+        if len(text) < MIN_INNER_ID or not stable:
             return text
-        return pattern.sub(lambda match: self._stable[match.group(0)], text)
+        pattern = self._other_pattern()
+        if pattern is not None:
+            text = pattern.sub(lambda match: stable[match.group(0)], text)
 
-    def _inner_pattern(self) -> re.Pattern[str] | None:
-        """One compiled alternation of the known ids (cached until the map grows)."""
+        def token(match: re.Match[str]) -> str:  # an id of id characters is a whole run of them
+            found = match.group(0)
+            return stable.get(found, found) if len(found) >= MIN_INNER_ID else found
+
+        return _ID_TOKEN.sub(token, text)
+
+    def _other_pattern(self) -> re.Pattern[str] | None:
+        """One compiled alternation of the known ids that are not all id characters (cached until
+        one more is known; most ids never need it, so the map grows without recompiling)."""
         size, pattern = self._pattern
-        if size != len(self._stable):
-            inner = sorted(
-                (live for live in self._stable if len(live) >= MIN_INNER_ID), key=len, reverse=True
-            )
-            alternation = "|".join(map(re.escape, inner))
-            pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternation})(?!{_ID_CHAR})") if inner else None
-            self._pattern = (len(self._stable), pattern)
+        if size != len(self._other):
+            alternation = "|".join(map(re.escape, sorted(self._other, key=len, reverse=True)))
+            pattern = re.compile(f"(?<!{_ID_CHAR})(?:{alternation})(?!{_ID_CHAR})")
+            self._pattern = (len(self._other), pattern)
         return pattern
 
     def apply_path(self, path: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.matchers import get_matchers_results
+from vcr.record_mode import RecordMode
 
 from .._report import tolerated_message, with_matchers_note
 from . import DEFAULT_MATCH_ON
@@ -48,8 +49,13 @@ class RecordingCassette(Cassette):
         Every vcrpy stub asks this before it raises its own ``CannotOverwriteExistingCassetteException``
         for a write-protected cassette, so raising here gives the miss llama-vcr's message (and SDK
         error bases) for this cassette alone, with no process-wide patching.
+
+        vcrpy's answer is False whatever the lookup finds when the cassette was not loaded from
+        recordings (a new one, or ``all``): the lookup, which canonicalises every recording, is
+        then skipped, so recording N requests in one test stays linear.
         """
-        if super().can_play_response_for(request):
+        playable = self.record_mode != RecordMode.ALL and (self.rewound or self.allow_playback_repeats)
+        if playable and super().can_play_response_for(request):
             return True
         persister = self._persister
         if (

@@ -290,3 +290,32 @@ def test_one_stable_field_exempts_one_id_key() -> None:
     }
     request = Request("POST", "http://h/v1/x", json.dumps({"file_id": "file-uploaded1"}).encode(), {})
     assert canonical_request(request, Canonicalizer(), ids).body == {"file_id": "rec-aaaaaaaaaaaa"}
+
+
+_ID_TEXT = st.text(alphabet="ab-_.:1 ", min_size=0, max_size=30)
+
+
+@given(st.lists(st.text(alphabet="ab-_.:1", min_size=8, max_size=12), max_size=6, unique=True), _ID_TEXT)
+def test_ids_inside_text_are_replaced_as_one_boundary_safe_alternation_would(
+    ids: list[str], text: str
+) -> None:
+    """The token lookup (linear as the map grows) gives what one regex alternation of every known
+    id, longest first, between non-id characters, gives (the rule it replaced)."""
+    import re
+
+    from llama_vcr._normalize import MIN_INNER_ID, IdMap
+
+    ids_map = IdMap()
+    for number, live in enumerate(ids):
+        ids_map.add(live, f"rec-{number}")
+    text = "".join(f"{part} {ids[len(part) % len(ids)]} " for part in text.split(" ")) if ids else text
+    expected = ids_map.get(text)
+    if expected is None:
+        inner = sorted((i for i in ids if len(i) >= MIN_INNER_ID), key=len, reverse=True)
+        if inner and len(text) >= MIN_INNER_ID:
+            alternation = "|".join(map(re.escape, inner))
+            pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])")
+            expected = pattern.sub(lambda match: ids_map.get(match.group(0)) or "", text)
+        else:
+            expected = text
+    assert ids_map.replace(text) == expected
