@@ -17,6 +17,7 @@ import pytest
 from llama_vcr import recording_files
 from tests.cli.support import cli
 from tests.fakes.server import FakeProviderServer
+from tests.providers.support import record_with_vcrpy
 
 SERIALIZER = '''
 """YAML with JSON bodies parsed (``parsed_body``), like pydantic-ai's json_body_serializer."""
@@ -91,11 +92,7 @@ def project(
     (pytester.path / "myproject" / "__init__.py").write_text("")
     (pytester.path / "myproject" / "serializers.py").write_text(SERIALIZER)
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_suite=SUITE)
-    monkeypatch.setenv("LLAMA_VCR_TEST_BASE_URL", provider_server.base_url)
-    result = pytester.runpytest("-p", "no:llama_vcr", "-p", "no:cacheprovider", "--record-mode=once")
-    result.assert_outcomes(passed=1)
-    provider_server.reset()
+    record_with_vcrpy(pytester, provider_server, monkeypatch, test_suite=SUITE)
     return pytester
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from llama_vcr import recording_files
 from tests.fakes.server import FakeProviderServer
+from tests.providers.support import record_with_vcrpy
 
 ORDER = """
 import os
@@ -69,16 +70,6 @@ def test_reply_id():
         SNAPSHOT.write_text(json.dumps(seen))
     assert seen == json.loads(SNAPSHOT.read_text())
 """
-
-
-def record_with_vcrpy(
-    pytester: pytest.Pytester, server: FakeProviderServer, monkeypatch: pytest.MonkeyPatch, **files: str
-) -> None:
-    pytester.makepyfile(**files)
-    monkeypatch.setenv("LLAMA_VCR_TEST_BASE_URL", server.base_url)
-    result = pytester.runpytest("-p", "no:llama_vcr", "-p", "no:cacheprovider", "--record-mode=once")
-    result.assert_outcomes(passed=1)
-    server.reset()
 
 
 def convert(

@@ -12,6 +12,7 @@ import pytest
 
 from llama_vcr import recording_files
 from tests.fakes.server import FakeProviderServer
+from tests.providers.support import record_with_vcrpy
 
 SUITE = """
 import os
@@ -47,11 +48,7 @@ def suite(
     """The suite, recorded by vcrpy alone; its tests replay with the same URLs (vcrpy's default
     ``match_on`` compares host and port), and never reach the server again."""
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(test_suite=SUITE)
-    monkeypatch.setenv("LLAMA_VCR_TEST_BASE_URL", provider_server.base_url)
-    result = pytester.runpytest("-p", "no:llama_vcr", "-p", "no:cacheprovider", "--record-mode=once")
-    result.assert_outcomes(passed=2)
-    provider_server.reset()
+    record_with_vcrpy(pytester, provider_server, monkeypatch, passed=2, test_suite=SUITE)
     return pytester
 
 

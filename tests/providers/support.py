@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import vcr
 from vcr.cassette import Cassette
 
@@ -175,3 +176,22 @@ def decoded_body(document: dict[str, Any]) -> bytes:
     """The bytes replay serves for a recording (through the public codec)."""
     _, response = CODEC.decode(document)
     return bytes(response["body"]["string"])
+
+
+def record_with_vcrpy(
+    pytester: pytest.Pytester,
+    server: FakeProviderServer,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    passed: int = 1,
+    **files: str,
+) -> None:
+    """Record the pytester suite (``files``: module name -> source, added first) with vcrpy and
+    pytest-recording alone (llama-vcr disabled), as an existing suite has its cassettes; its
+    ``passed`` tests must pass, and the server then forgets what it was sent."""
+    if files:
+        pytester.makepyfile(**files)
+    monkeypatch.setenv("LLAMA_VCR_TEST_BASE_URL", server.base_url)
+    result = pytester.runpytest("-p", "no:llama_vcr", "-p", "no:cacheprovider", "--record-mode=once")
+    result.assert_outcomes(passed=passed)
+    server.reset()
