@@ -12,7 +12,6 @@ import copy
 import functools
 import json
 import json.encoder
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -33,6 +32,7 @@ from .wire import (
     BYTES_KEY,
     RecordingFormatError,
     body_bytes,
+    content_decoded,
     decode_content,
     dump_json,
     ndjson_bytes,
@@ -201,46 +201,6 @@ def position_of(document: Mapping[str, Any]) -> int | None:
     return position if isinstance(position, int) and not isinstance(position, bool) else None
 
 
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _is_text(body: bytes) -> bool:
-    """UTF-8 with no control characters but whitespace (what JSON, SSE and NDJSON bodies are)."""
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return _CONTROL.search(body) is None
-
-
-def _compressed_header(body: bytes) -> bool:
-    """Whether ``body`` starts as a gzip member or a zlib stream does (RFC 1952, RFC 1950)."""
-    gzip = body[:2] == b"\x1f\x8b"
-    return gzip or (len(body) >= 2 and body[0] & 0x0F == 8 and ((body[0] << 8) | body[1]) % 31 == 0)
-
-
-def _decoded(body: bytes, encoding: str, cut: bool) -> bytes:
-    """``body`` without its ``Content-Encoding``.
-
-    Clients that decode for the caller hand vcrpy the decoded body under the original header
-    (aiohttp; urllib3 2 is handled in ``_vcrpy.transport``): UTF-8 text that does not start as a
-    gzip or zlib stream is taken as decoded for ``gzip`` / ``deflate`` (raw deflate would "inflate"
-    it into noise), and for any other coding when it does not decode. Raises
-    :class:`RecordingFormatError` for a body that neither decodes nor is text.
-    """
-    codings = {c.strip().lower() for c in encoding.split(",") if c.strip()} - {"identity"}
-    if body and codings <= {"gzip", "x-gzip", "deflate"} and not _compressed_header(body) and _is_text(body):
-        return body
-    try:
-        return (decode_arrived if cut else decode_content)(body, encoding)
-    except RecordingFormatError:
-        raise
-    except Exception:
-        if _is_text(body):
-            return body
-        raise RecordingFormatError(f"the response body does not decode as {encoding!r}") from None
-
-
 @dataclass
 class RecordingCodec:
     """The llama-vcr serializer: registered with vcrpy as ``"llama_vcr"``."""
@@ -303,7 +263,7 @@ class RecordingCodec:
         cut = response.get(TRANSPORT_ERROR_KEY)  # the body broke off: keep what arrived, and why
         if encoding:
             coding = encoding if isinstance(encoding, str) else ",".join(encoding)
-            body = _decoded(body, coding, cut is not None)
+            body = content_decoded(body, coding, decode_arrived if cut is not None else decode_content)
         content_type = str(headers.get("content-type", ""))
         if cut is not None:
             check_transport_error(response, "the recorded response")

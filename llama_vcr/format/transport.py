@@ -13,12 +13,11 @@ class). This module holds only names: it imports no client library.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from .wire import RecordingFormatError, decode_content
+from .wire import LINE_BREAK_BYTES, RecordingFormatError, decode_content
 
 #: The response field (in a recording, and in the vcrpy response dict the seam passes around).
 TRANSPORT_ERROR_KEY = "transport_error"
@@ -38,8 +37,6 @@ TRANSPORT_ERROR_TYPES: Mapping[str, str] = {
     "urllib3.exceptions.ProtocolError": "broken",
     "urllib3.exceptions.ReadTimeoutError": "timeout",
 }
-
-_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def check_transport_error(response: Mapping[str, Any], where: str = "response") -> None:
@@ -93,12 +90,12 @@ def whole_frames(body: bytes, content_type: str) -> bytes:
     """
     sse = body.lstrip().startswith(_SSE_START)
     if not sse and ("ndjson" in content_type or "event-stream" in content_type):
-        ends = [match.end() for match in _LINE_END.finditer(body)]
+        ends = [match.end() for match in LINE_BREAK_BYTES.finditer(body)]
         return body[: ends[-1]] if ends else b""
     if not sse:
         return body
     kept = previous = 0
-    for match in _LINE_END.finditer(body):
+    for match in LINE_BREAK_BYTES.finditer(body):
         if match.start() == previous and previous:  # an empty line: the end of an event
             kept = match.end()
         previous = match.end()
