@@ -59,12 +59,13 @@ def cassette_of_test(
     from .._store import recording_files
 
     default_name = str(get_default_cassette_name(test_class, test_name))
-
-    if recording_files(cassette_dir / cassette_name):
-        return None
     default_dir = module.parent / "cassettes" / module.stem  # pytest-recording's vcr_cassette_dir
     names = list(dict.fromkeys([cassette_name, default_name]))
-    return existing_cassette(names, dict.fromkeys([cassette_dir, default_dir]))
+    found = existing_cassette(names, dict.fromkeys([cassette_dir, default_dir]))
+    # (the test's directory is listed only when a cassette exists: most tests pay a few stat calls)
+    if found is None or recording_files(cassette_dir / cassette_name):
+        return None
+    return found
 
 
 def _shown(path: Path) -> str:
