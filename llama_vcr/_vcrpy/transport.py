@@ -37,6 +37,7 @@ from vcr.stubs import VCRConnection, VCRHTTPResponse
 from vcr.stubs.httpx_stubs import vcr_handle_async_request, vcr_handle_request
 
 from ..format.transport import TRANSPORT_ERROR_KEY, TRANSPORT_ERROR_TYPES
+from .persister import SOURCE_KEY
 
 #: A recorded transport error: ``{"type": "<module>.<Class>", "message": "..."}``.
 Error = dict[str, str]
@@ -322,7 +323,7 @@ def _aiohttp_patches() -> list[tuple[Any, str, Any]]:
         if error is not None:
             from .._errors import LlamaVcrError
 
-            source = vcr_response.get("_llama_vcr_source") or "a recording"
+            source = vcr_response.get(SOURCE_KEY) or "a recording"
             raise LlamaVcrError(
                 f"llama-vcr: {source} ends in a transport error ({error.get('type')}: "
                 f"{error.get('message')}) that aiohttp's replay cannot reproduce after the body; "
