@@ -121,6 +121,11 @@ INI_OPTIONS: dict[str, tuple[str, Any, Any]] = {
         "bool",
         True,
     ),
+    "llama_vcr_share_ssl_contexts": (
+        "While a test only replays, its httpx clients share one SSL context per configuration.",
+        "bool",
+        True,
+    ),
     "llama_vcr_allowed_hosts": (
         "Hosts replaying tests may still reach besides loopback: names (fnmatch), IP addresses, networks.",
         "linelist",
@@ -277,6 +282,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     codec = _test_codec(config, merged)
     recordings = configure_vcr(vcr, codec, test_id, rewrite=mode == "rewrite", tolerant=tolerant)
     recordings.cassette_root = config.rootpath / config.getini("llama_vcr_cassette_dir")
+    recordings.share_ssl_contexts = bool(config.getini("llama_vcr_share_ssl_contexts"))
     if MAX_FILE_SIZE_KEY in config.stash:
         recordings.max_file_size = config.stash[MAX_FILE_SIZE_KEY]
     if item is not None:

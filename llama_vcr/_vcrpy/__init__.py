@@ -17,6 +17,8 @@ protocol it returns. What this package relies on beyond vcrpy's public API is li
 - ``vcr.patch._Httpx[2]HttpTransport_handle_request`` (and the async ones): the real methods, which
   :mod:`.transport` wraps in vcrpy's own httpx stub to record a body a transport error cut short
   (defined by vcrpy only when that library is installed).
+- ``httpx._transports.default.create_ssl_context`` (and httpx2's): the name a transport builds its
+  SSL context through, patched while a cassette only replays (:mod:`.ssl_contexts`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ PRIVATE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "_Httpx2HttpTransport_handle_request",
         "_Httpx2AsyncHttpTransport_handle_async_request",
     ),
+    # (the function each transport calls to build its SSL context; replay shares them: see .ssl_contexts)
+    "httpx._transports.default:": ("create_ssl_context",),
+    "httpx2._transports.default:": ("create_ssl_context",),
 }
 
 

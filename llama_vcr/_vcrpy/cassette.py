@@ -24,6 +24,7 @@ from . import DEFAULT_MATCH_ON
 from .matchers import KeyPart, RequestKey, is_tolerant, key_parts, request_key
 from .miss import RecordingNotFound
 from .persister import DOCUMENT_KEY, SOURCE_KEY, RecordingPersister
+from .ssl_contexts import ssl_context_patches
 from .transport import transport_patches
 
 
@@ -31,6 +32,7 @@ class RecordingCassette(Cassette):
     """A cassette whose persister may implement ``recorded(...)`` and ``canonical(request)``."""
 
     _index: dict[RequestKey, list[int]] | None = None
+    _custom_patches: tuple[Any, ...] = ()
     _index_stamp: tuple[int, int] = (-1, -1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -41,7 +43,21 @@ class RecordingCassette(Cassette):
         if isinstance(self._persister, RecordingPersister):
             self._persister.attach(self)
         # a body a transport error cuts short is recorded, and replayed, with that error
-        self.custom_patches: tuple[Any, ...] = (*self.custom_patches, *transport_patches(self))
+        self._custom_patches = (*self._custom_patches, *transport_patches(self))
+
+    @property
+    def custom_patches(self) -> tuple[Any, ...]:
+        """vcrpy's ``custom_patches``, read when the cassette is entered (after loading): the user's,
+        the transport-error ones (:mod:`.transport`) and, while the cassette only replays and its
+        persister allows it, shared SSL contexts (:mod:`.ssl_contexts`)."""
+        patches = self._custom_patches
+        if self.write_protected and getattr(self._persister, "share_ssl_contexts", False):
+            patches = (*patches, *ssl_context_patches(frozenset(getattr(self, "skip_patchers", ()))))
+        return patches
+
+    @custom_patches.setter
+    def custom_patches(self, value: Any) -> None:
+        self._custom_patches = tuple(value or ())
 
     def can_play_response_for(self, request: Any) -> bool:
         """vcrpy's answer; on a replay miss of a llama-vcr cassette, raise :class:`RecordingNotFound`.

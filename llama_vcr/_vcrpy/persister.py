@@ -65,6 +65,9 @@ class RecordingPersister:
     cassette_root: Path | None = None
     #: The largest recording file read (``llama_vcr_max_file_size``).
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    #: While the test only replays, its HTTP clients share SSL contexts (``llama_vcr_share_ssl_contexts``;
+    #: see :mod:`llama_vcr._vcrpy.ssl_contexts`).
+    share_ssl_contexts: bool = False
     ids: IdMap = field(default_factory=IdMap, init=False)
     _previous: set[Path] = field(default_factory=set, init=False)
     _directory: Path | None = field(default=None, init=False)
