@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .. import providers as _providers
@@ -365,7 +365,21 @@ class Redactor:
         )
 
     def env_values(self) -> SecretValues:
-        """``(variable, value)`` of every secret variable: set now, or when the policy was made."""
+        """``(variable, value)`` of every secret variable: set now, or when the policy was made.
+
+        Scanning the environment is most of a redaction pass's cost, so the answer is kept with a
+        copy of the environment it was computed from (``os.environ``'s underlying dict, compared
+        in C), and computed again as soon as any variable is set, changed or removed."""
+        data = getattr(os.environ, "_data", None)  # (POSIX and Windows CPython; else not cached)
+        cached = self.__dict__.get("_env_cache")
+        if cached is not None and data is not None and cached[0] == data:
+            return cast(SecretValues, cached[1])
+        found = self._scan_env()
+        if isinstance(data, dict):
+            object.__setattr__(self, "_env_cache", (dict(data), found))
+        return found
+
+    def _scan_env(self) -> SecretValues:
         environ = os.environ
         found = list(self.secret_values)
         for name in self.secret_env:

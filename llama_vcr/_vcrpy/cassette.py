@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from vcr import VCR
 from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.matchers import get_matchers_results
 from vcr.record_mode import RecordMode
+from vcr.request import Request
 
 from .._report import tolerated_message, with_matchers_note
+from ..format.codec import StoredRequest
 from . import DEFAULT_MATCH_ON
 from .matchers import KeyPart, RequestKey, is_tolerant, key_parts, request_key
 from .miss import RecordingNotFound
@@ -33,10 +35,12 @@ class RecordingCassette(Cassette):
 
     _index: dict[RequestKey, list[int]] | None = None
     _custom_patches: tuple[Any, ...] = ()
+    _before_record_request: Callable[[Any], Any]
     _index_stamp: tuple[int, int] = (-1, -1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._before_record_request = _once_per_request(self._before_record_request)
         self._append_lock = threading.Lock()  # threads recording at once must not swap their pairs
         if self._before_save_interaction:  # user hooks may change what is saved: encode it again
             self._before_save_interaction.append(_drop_encoded_document)
@@ -162,6 +166,45 @@ class RecordingCassette(Cassette):
                 if live.body_key != recorded.body_key:
                     persister.tolerated.append(tolerated_message(recorded, live, response.get(SOURCE_KEY)))
         return response
+
+
+#: The attribute a live request keeps its filtered copy under: (hook, what it was made from, copy).
+_FILTERED_ATTR = "_llama_vcr_filtered"
+
+
+def _once_per_request(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``hook`` (vcrpy's ``before_record_request``: a deep copy of the request, then every filter),
+    run once per live request however often vcrpy asks: a stub asks 4 times per request
+    (``can_play_response_for``, ``__contains__``, ``play_response``, each through ``_responses``),
+    and each answer is a fresh copy redacted again. The copy made first is returned again while the
+    request's method, URL, body and headers are the same objects; the copy is never mutated (the
+    canonical form is cached on it), so sharing it is what vcrpy's repeated copies amounted to."""
+
+    def filtered(request: Any) -> Any:
+        state = request.__dict__
+        made_from = (state.get("method"), state.get("_uri"), state.get("_body"), state.get("_headers"))
+        cached = state.get(_FILTERED_ATTR)
+        if cached is not None and cached[0] is hook and _same(cached[1], made_from):
+            return cached[2]
+        if type(request) is Request:  # (vcrpy deep-copies it for the hook: a copy of its dicts will do)
+            StoredRequest.of(request)
+        result = hook(request)
+        state[_FILTERED_ATTR] = (hook, made_from, result)
+        if result is not None and result is not request:  # vcrpy filters the copy again: it is final
+            copied = result.__dict__
+            done = (copied.get("method"), copied.get("_uri"), copied.get("_body"), copied.get("_headers"))
+            copied[_FILTERED_ATTR] = (hook, done, result)
+        return result
+
+    return filtered
+
+
+def _same(made_from: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
+    return (
+        made_from[0] == now[0]
+        and made_from[1] == now[1]
+        and all(a is b for a, b in zip(made_from[2:], now[2:], strict=True))
+    )
 
 
 def _drop_encoded_document(request: Any, response: Any) -> tuple[Any, Any]:

@@ -152,7 +152,9 @@ class StoredResponse(dict):  # type: ignore[type-arg]
 
 
 class StoredRequest(Request):
-    """A request loaded from a recording, cheap to copy (vcrpy copies it on every lookup)."""
+    """A request cheap to copy: one loaded from a recording, or a live one before vcrpy's
+    ``before_record_request`` copies it. Its copy shares the immutable parts (method, URL, bytes
+    body) and copies the mutable ones filters change in place (headers, a chunked body's list)."""
 
     @classmethod
     def of(cls, request: Request) -> StoredRequest:
@@ -161,7 +163,9 @@ class StoredRequest(Request):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> StoredRequest:
         clone = copy.copy(self)
-        clone.headers = dict(self.headers)  # the only mutable part filters change in place
+        clone.headers = dict(self.headers)
+        if isinstance(clone._body, list):
+            clone._body = list(clone._body)
         return clone
 
 

@@ -326,6 +326,27 @@ def test_a_key_set_after_the_policy_was_made_is_hidden_too(monkeypatch: pytest.M
     assert redactor.scrub(KEY) == (REDACTED, ["OPENAI_API_KEY"])
 
 
+def test_the_environment_is_scanned_again_whenever_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``env_values`` is cached against a copy of the environment: any set, change or removal of
+    a variable (secret or not) is seen at the next use."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("MY_SERVICE_TOKEN", raising=False)
+    redactor = Redactor.from_names()
+    before = redactor.env_values()
+    assert redactor.env_values() is before  # (unchanged: the cached answer)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert ("OPENAI_API_KEY", KEY) in redactor.env_values()
+    changed = KEY.replace("a", "b") if "a" in KEY else KEY + "z"
+    monkeypatch.setenv("OPENAI_API_KEY", changed)
+    assert ("OPENAI_API_KEY", changed) in redactor.env_values()
+    assert ("OPENAI_API_KEY", KEY) not in redactor.env_values()
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "Tok3n-value-0123456789")  # by name pattern
+    assert redactor.scrub("Tok3n-value-0123456789")[1] == ["MY_SERVICE_TOKEN"]
+    monkeypatch.delenv("MY_SERVICE_TOKEN")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert redactor.env_values() == before
+
+
 def test_printing_masks_secrets_as_their_first_characters(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, KEY)
     redactor = Redactor.from_names()
