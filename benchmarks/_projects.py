@@ -162,6 +162,8 @@ class Project:
     tool: Tool
     root: Path
     files: list[str]
+    #: extra pytest arguments of a replay (a variant of the same project)
+    replay_extra: tuple[str, ...] = ()
 
     def env(self, **extra: str) -> dict[str, str]:
         drop = {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "VIRTUAL_ENV", "PYTHONPATH"}
@@ -185,7 +187,7 @@ class Project:
         return self.run(self.tool.record_args(), **extra)
 
     def replay(self, profile: Path | None = None, **extra: str) -> Usage:
-        return self.run(self.tool.replay_args(), profile, **extra)
+        return self.run([*self.tool.replay_args(), *self.replay_extra], profile, **extra)
 
     def recordings(self) -> list[Path]:
         """Every file the tool wrote (llama-vcr: one per request; YAML tools: one per test)."""

@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import _envs
@@ -51,6 +51,9 @@ sys.path.insert(0, str(_envs.ROOT))
 
 GROUPS = ("suite", "record-n", "stream", "lookup")
 COMPETITORS = ("llama-vcr", "vcrpy", "cassetter")
+#: The suite replayed by llama-vcr with SSL context sharing off (the honest layer row).
+UNSHARED = "llama-vcr-unshared"
+UNSHARED_ARGS = ("-o", "llama_vcr_share_ssl_contexts=false")
 #: record-n: the competitors stop here (vcrpy's own recording is quadratic too: minutes at 2,000)
 COMPETITOR_MAX_N = 500
 
@@ -138,6 +141,8 @@ def group_suite(tools: dict[str, Tool], tmp: Path, sizes: Sizes, profile: bool) 
             usage = project.record(**({"BENCH_CAPTURE": "1"} if name == "floor" else {}))
             print(f"    recorded {name}: {usage.cpu:.1f} s CPU", flush=True)
     print(f"  suite: replaying, {sizes.runs} rounds", flush=True)
+    if "llama-vcr" in projects:  # the same recordings, replay's SSL context sharing turned off
+        projects[UNSHARED] = replace(projects["llama-vcr"], replay_extra=UNSHARED_ARGS)
     usages = alternate(projects, sizes.runs, lambda p: p.replay())
     cpu = {n: median(u) for n, u in usages.items()}
     get = cpu.get
@@ -173,6 +178,19 @@ def group_suite(tools: dict[str, Tool], tmp: Path, sizes: Sizes, profile: bool) 
             "<= 0.35x",
             at_most(r, 0.35),
             "cassetter / vcrpy: " + fmt_ratio(ratio(layer.get("cassetter"), layer.get("vcrpy"))),
+        )
+    )
+    unshared = cpu[UNSHARED] - floor if UNSHARED in cpu and floor is not None else None
+    rows.append(
+        Row(
+            "layer-unshared",
+            "the layer with replay's SSL context sharing off (-o llama_vcr_share_ssl_contexts=false): "
+            "what llama-vcr's own work costs over the floor",
+            {"llama-vcr": fmt(unshared, "s"), "vcrpy": fmt(layer.get("vcrpy"), "s")},
+            r := ratio(unshared, layer.get("vcrpy")),
+            "(info) <= 0.35x",
+            at_most(r, 0.35),
+            f"llama-vcr without sharing: {fmt(cpu.get(UNSHARED), 's')}",
         )
     )
     if "llama-vcr" in projects and "floor" in projects:

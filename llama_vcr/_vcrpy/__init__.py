@@ -67,6 +67,7 @@ PRIVATE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "vcr.matchers:": ("get_matchers_results",),
     # (a module's own names: the real transport methods vcrpy's httpx stubs wrap; see .transport)
     "vcr.patch:": (
+        "PATCHER_NAMES",  # (the skip_patchers names; libraries not installed are skipped: see .cassette)
         "_HttpxHttpTransport_handle_request",
         "_HttpxAsyncHttpTransport_handle_async_request",
         "_Httpx2HttpTransport_handle_request",

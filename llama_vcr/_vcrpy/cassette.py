@@ -10,11 +10,13 @@ form is a key, so lookups go through a dict and stay flat as a test's directory 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from vcr import VCR
+from vcr import patch as vcr_patch
 from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.matchers import get_matchers_results
 from vcr.record_mode import RecordMode
@@ -39,6 +41,8 @@ class RecordingCassette(Cassette):
     _index_stamp: tuple[int, int] = (-1, -1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        skip = kwargs.get("skip_patchers") or ()
+        kwargs["skip_patchers"] = (*skip, *(name for name in uninstalled_patchers() if name not in skip))
         super().__init__(*args, **kwargs)
         self._before_record_request = _once_per_request(self._before_record_request)
         self._append_lock = threading.Lock()  # threads recording at once must not swap their pairs
@@ -166,6 +170,36 @@ class RecordingCassette(Cassette):
                 if live.body_key != recorded.body_key:
                     persister.tolerated.append(tolerated_message(recorded, live, response.get(SOURCE_KEY)))
         return response
+
+
+#: vcrpy's patcher groups (``skip_patchers`` names) -> the module whose absence makes one useless.
+PATCHER_MODULES = {
+    "requests": "requests",
+    "boto3": "botocore",
+    "urllib3": "urllib3",
+    "httplib2": "httplib2",
+    "tornado": "tornado",
+    "aiohttp": "aiohttp",
+    "httpx": "httpx",
+    "httpx2": "httpx2",
+}
+
+
+@functools.cache
+def uninstalled_patchers() -> tuple[str, ...]:
+    """vcrpy's patcher groups whose library is not installed, found once per process.
+
+    vcrpy's patcher builder tries to import every library it knows on every cassette it enters,
+    and a failed import searches ``sys.path`` again each time (no cache remembers a missing
+    module): about half of vcrpy's per-test patching cost in a project with only httpx. Such a
+    library cannot be used by the test, so skipping its group (vcrpy's public ``skip_patchers``)
+    changes nothing, unless it is installed while the session runs."""
+    known = set(getattr(vcr_patch, "PATCHER_NAMES", PATCHER_MODULES))
+    return tuple(
+        name
+        for name, module in PATCHER_MODULES.items()
+        if name in known and importlib.util.find_spec(module) is None
+    )
 
 
 #: The attribute a live request keeps its filtered copy under: (hook, what it was made from, copy).

@@ -1,4 +1,5 @@
-"""vcrpy's ``before_record_request`` runs once per live request (issue 13: the request path).
+"""The request path of a cassette (issue 13): vcrpy's ``before_record_request`` runs once per live
+request, and entering a cassette does not retry importing libraries that are not installed.
 
 vcrpy asks a cassette about one request up to four times (``can_play_response_for``,
 ``__contains__``, ``play_response``) and each time copies and filters it again; llama-vcr's
@@ -7,8 +8,10 @@ cassette filters it once, and again only if the request's method, URL, body or h
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,8 @@ from vcr.request import Request
 
 import llama_vcr
 from llama_vcr._vcrpy import configure_vcr
-from llama_vcr._vcrpy.cassette import RecordingCassette
+from llama_vcr._vcrpy.cassette import PATCHER_MODULES, RecordingCassette, uninstalled_patchers
 from tests.fakes.server import FakeProviderServer
-
 
 AUTH = {"authorization": "Bearer sk-test"}
 
@@ -95,14 +97,42 @@ def test_the_copy_a_filter_gets_can_be_changed_without_touching_the_request(tmp_
 def test_replay_filters_each_request_once(
     tmp_path: Path, provider_server: FakeProviderServer, requests: int
 ) -> None:
-    (tmp_path / "t").mkdir()
+    url = f"{provider_server.base_url}/chat/completions"
     bodies = [{"model": "m", "messages": [{"role": "user", "content": f"q{n}"}]} for n in range(requests)]
     with cassette(tmp_path, Counting(), mode="once"):
         for body in bodies:
-            httpx.post(f"{provider_server.base_url}/chat/completions", json=body, headers=AUTH).raise_for_status()
+            httpx.post(url, json=body, headers=AUTH).raise_for_status()
     hook = Counting()
     with cassette(tmp_path, hook):
         for body in bodies:
-            assert httpx.post(f"{provider_server.base_url}/chat/completions", json=body, headers=AUTH).status_code == 200
+            assert httpx.post(url, json=body, headers=AUTH).status_code == 200
     # each loaded recording once (vcrpy filters what it loads), each live request once
     assert len(hook.calls) == 2 * requests
+
+
+class _ImportSpy:
+    """A ``sys.meta_path`` finder that notes every top-level import attempted and finds nothing."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        self.names.append(name.partition(".")[0])
+
+
+def test_entering_a_cassette_does_not_retry_libraries_that_are_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vcrpy's patcher builder imports every library it knows at every cassette; one that is not
+    installed (a failed import is never cached) is skipped through vcrpy's ``skip_patchers``."""
+    missing = set(uninstalled_patchers())
+    assert missing == {name for name, module in PATCHER_MODULES.items() if find_spec(module) is None}
+    spy = _ImportSpy()
+    monkeypatch.setattr(sys, "meta_path", [spy, *sys.meta_path])
+    machine = vcr.VCR(record_mode="none")
+    configure_vcr(machine, llama_vcr.CODEC, "t.py::t")
+    (tmp_path / "t").mkdir()
+    with machine.use_cassette(str(tmp_path / "t"), skip_patchers=["requests"]) as entered:
+        assert set(entered.skip_patchers) == missing | {"requests"}  # (the user's own kept)
+    tried = {PATCHER_MODULES[name] for name in missing} & set(spy.names)
+    assert not tried, f"retried imports of {sorted(tried)}"
