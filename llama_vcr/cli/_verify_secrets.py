@@ -18,7 +18,6 @@ from .._redact import (
     AMBIGUOUS,
     REDACTED,
     SECRET,
-    SECRET_HEADERS,
     SECRET_QUERY_NAMES,
     Redactor,
     credential_like,
@@ -128,8 +127,8 @@ def check_secrets(text: str, document: Mapping[str, Any] | None, redactor: Redac
         for name in sent if isinstance(sent, dict) else {}:
             if redactor.is_secret(str(name)):
                 yield f"secret: request header {name!r} is stored"
-        for name in received if isinstance(received, dict) else {}:
-            if str(name).lower() in SECRET_HEADERS:
+        for name in received if isinstance(received, dict) else {}:  # (the recorder's own rule)
+            if redactor.is_secret_response_header(str(name)):
                 yield f"secret: response header {name!r} is stored"
         url = request.get("url")
         if isinstance(url, str):

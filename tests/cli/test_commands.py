@@ -139,6 +139,21 @@ def test_verify_takes_single_files_and_extra_secret_variables(
     assert f"{path}: secret: contains the value of $MY_TENANT" in out.splitlines()
 
 
+@pytest.mark.parametrize("name", ["set-cookie", "x-session-token", "x-amz-security-token", "x-api-key-echo"])
+def test_verify_flags_every_response_header_recording_would_never_store(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    """One policy: a response header the recorder drops as secret is a problem in a file too."""
+    path = tmp_path / "one.json"
+    document = _doc(recording_files(TOOL_DIR)[0])
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert "secret" not in run(capsys, "verify", path)[1]  # (llama-vcr's own kept headers are fine)
+    document["response"]["headers"][name] = "abc"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, out, _ = run(capsys, "verify", path)
+    assert code == 1 and f"{path}: secret: response header {name!r} is stored" in out.splitlines()
+
+
 def test_verify_on_the_llama_stack_corpus(capsys: pytest.CaptureFixture[str], corpus_dir: Path) -> None:
     code, out, _ = run(capsys, "verify", "--json", corpus_dir)
     report = json.loads(out)
