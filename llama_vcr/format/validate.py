@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from .envelopes import DATA_KEY, TYPE_KEY, UNTYPED_KEY
 from .framing import FRAMINGS
+from .sdk_build import REASONS
 from .transport import check_transport_error
 from .wire import BYTES_KEY, EVENT_KEY, TEXT_KEY, RecordingFormatError
 
@@ -473,7 +474,10 @@ def _check_envelope(
     if UNTYPED_KEY in value:
         if TYPE_KEY in value:
             _fail(where, f"{UNTYPED_KEY!r} (why a value has no type) next to {TYPE_KEY!r}")
-        _string(value[UNTYPED_KEY], _at(where, UNTYPED_KEY))
+        reason = value[UNTYPED_KEY]
+        _string(reason, _at(where, UNTYPED_KEY))
+        if reason not in REASONS:
+            _fail(_at(where, UNTYPED_KEY), f"{_show(reason)} is not one of {', '.join(sorted(REASONS))}")
         data = value[DATA_KEY]
         if not isinstance(data, dict):
             _fail(_at(where, DATA_KEY), f"{_show(data)} is {_kind(data)}, not a JSON object")

@@ -620,6 +620,12 @@ CORRUPTIONS: list[tuple[str, str, Any, str]] = [
         "response.body[2]: '__data__' without '__type__' or '__event__'",
     ),
     (
+        "untyped chunk with an unknown reason",
+        "event_stream",
+        _set("response.body.2", {"__data__": {"n": 2}, "__event__": "x", "__untyped__": "because"}),
+        "response.body[2].__untyped__: 'because' is not one of error, invalid, skipped, unavailable",
+    ),
+    (
         "NDJSON text with a line break",
         "ndjson_stream",
         _set("response.body.0", {"__text__": "a\nb"}),
