@@ -58,10 +58,9 @@ class RecordingCassette(Cassette):
         """vcrpy's ``custom_patches``, read when the cassette is entered (after loading): the user's,
         the transport-error ones (:mod:`.transport`) and, while the cassette only replays and its
         persister allows it, shared SSL contexts (:mod:`.ssl_contexts`)."""
-        patches = self._custom_patches
-        if self.write_protected and getattr(self._persister, "share_ssl_contexts", False):
-            patches = (*patches, *ssl_context_patches(frozenset(getattr(self, "skip_patchers", ()))))
-        return patches
+        share = bool(self.write_protected and getattr(self._persister, "share_ssl_contexts", False))
+        skip = frozenset(getattr(self, "skip_patchers", ()))
+        return (*self._custom_patches, *ssl_context_patches(share, skip))
 
     @custom_patches.setter
     def custom_patches(self, value: Any) -> None:
@@ -195,11 +194,14 @@ def uninstalled_patchers() -> tuple[str, ...]:
     library cannot be used by the test, so skipping its group (vcrpy's public ``skip_patchers``)
     changes nothing, unless it is installed while the session runs."""
     known = set(getattr(vcr_patch, "PATCHER_NAMES", PATCHER_MODULES))
-    return tuple(
-        name
-        for name, module in PATCHER_MODULES.items()
-        if name in known and importlib.util.find_spec(module) is None
-    )
+    return tuple(name for name, module in PATCHER_MODULES.items() if name in known and not _installed(module))
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # (a stand-in module without a spec: let vcrpy try it)
+        return True
 
 
 #: The attribute a live request keeps its filtered copy under: (hook, what it was made from, copy).

@@ -13,14 +13,15 @@ vcrpy's ``write_protected``), :func:`ssl_context_patches` gives vcrpy ``custom_p
 
 - only the configurations that build a context from settings are shared: ``verify=True`` (the
   default) or ``verify=False``, with no client certificate (``cert=None``); the key is the library,
-  ``verify``, ``trust_env`` and, when ``trust_env`` is true, the ``SSL_CERT_FILE`` and
-  ``SSL_CERT_DIR`` environment variables the library reads. A context the caller passes
+  ``verify``, ``trust_env``, the ``SSLKEYLOGFILE`` variable and, when ``trust_env`` is true, the
+  ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` variables the library reads. A context the caller passes
   (``verify=ssl_context``), a CA path (``verify="..."``) or a client certificate is handled by the
   library itself, every time;
 - the shared context is the one the library built the first time, so it is configured exactly as
   a fresh one would be (same ``verify_mode``, ``check_hostname``, CA certificates);
 - record modes that may record (``new_episodes``, ``all``, ``rewrite``, ``once`` without
-  recordings) build every context as usual; so does every client made outside a vcr test.
+  recordings) build every context as usual, also inside an outer replaying cassette; so does
+  every client made outside a vcr test.
 
 What a test could observe: the clients it makes while replaying hold the *same* ``SSLContext``
 object. A test that changes its client's context in place (``load_cert_chain`` on
@@ -60,7 +61,8 @@ def shared_context_factory(real: Callable[..., Any]) -> Callable[..., Any]:
             return real(verify=verify, cert=cert, trust_env=trust_env)
         environ = os.environ
         where = (environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR")) if trust_env else None
-        key = (real, verify, bool(trust_env), where)
+        # (ssl.create_default_context also reads SSLKEYLOGFILE, whatever trust_env says)
+        key = (real, verify, bool(trust_env), where, environ.get("SSLKEYLOGFILE"))
         context = _shared.get(key)
         if context is None:
             with _lock:
@@ -73,18 +75,26 @@ def shared_context_factory(real: Callable[..., Any]) -> Callable[..., Any]:
     return create_ssl_context
 
 
-def ssl_context_patches(skip: frozenset[str] = frozenset()) -> list[tuple[Any, str, Any]]:
+def ssl_context_patches(share: bool, skip: frozenset[str] = frozenset()) -> list[tuple[Any, str, Any]]:
     """vcrpy ``custom_patches`` (``(module, "create_ssl_context", replacement)``) for the transport
     modules of :data:`TRANSPORT_MODULES` already imported (vcrpy imports both when installed),
-    except the libraries in ``skip`` (a cassette's ``skip_patchers``)."""
+    except the libraries in ``skip`` (a cassette's ``skip_patchers``).
+
+    ``share`` (a cassette that only replays): the shared factory, unless an outer cassette already
+    installed it. Not ``share``: nothing, or, inside an outer replaying cassette, the library's own
+    function again, so a nested cassette that may record builds every context."""
     patches: list[tuple[Any, str, Any]] = []
     for name in TRANSPORT_MODULES:
         library = name.partition(".")[0]
         if library in skip or library not in sys.modules:
             continue
         module = importlib.import_module(name)
-        real = getattr(module, "create_ssl_context", None)
-        if real is None or getattr(real, "__llama_vcr_shared__", False):
-            continue  # (a nested replaying cassette: already shared)
-        patches.append((module, "create_ssl_context", shared_context_factory(real)))
+        current = getattr(module, "create_ssl_context", None)
+        if current is None:
+            continue
+        shared = getattr(current, "__llama_vcr_shared__", False)
+        if share and not shared:
+            patches.append((module, "create_ssl_context", shared_context_factory(current)))
+        elif shared and not share:
+            patches.append((module, "create_ssl_context", current.__wrapped__))
     return patches

@@ -153,8 +153,9 @@ class StoredResponse(dict):  # type: ignore[type-arg]
 
 class StoredRequest(Request):
     """A request cheap to copy: one loaded from a recording, or a live one before vcrpy's
-    ``before_record_request`` copies it. Its copy shares the immutable parts (method, URL, bytes
-    body) and copies the mutable ones filters change in place (headers, a chunked body's list)."""
+    ``before_record_request`` copies it. Its copy shares the immutable parts (method, URL, a bytes
+    or text body) and copies the mutable ones (headers, a chunked body's list, and deeply any
+    other body: aiohttp hands over the caller's own ``json=`` / ``data=`` object)."""
 
     @classmethod
     def of(cls, request: Request) -> StoredRequest:
@@ -164,8 +165,11 @@ class StoredRequest(Request):
     def __deepcopy__(self, memo: dict[int, Any]) -> StoredRequest:
         clone = copy.copy(self)
         clone.headers = dict(self.headers)
-        if isinstance(clone._body, list):
-            clone._body = list(clone._body)
+        body = clone._body
+        if isinstance(body, list) and all(isinstance(chunk, bytes) for chunk in body):
+            clone._body = list(body)
+        elif not isinstance(body, (bytes, str, type(None))):  # (aiohttp's json= / data= object)
+            clone._body = copy.deepcopy(body, memo)
         return clone
 
 

@@ -98,6 +98,7 @@ def test_the_key_follows_the_ca_variables_the_library_reads(
     create = shared_context_factory(real)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
     default = create()
     assert create() is default and create(verify=True, trust_env=True) is default
     assert create(trust_env=False) is not default
@@ -111,6 +112,32 @@ def test_the_key_follows_the_ca_variables_the_library_reads(
     assert certified[0] is not certified[1]
     assert create(verify="ca.pem") is not create(verify="ca.pem")
     assert len(calls) == 8  # (the 2nd trust_env=False was shared)
+    keyed = create()
+    monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "keys.log"))  # (read whatever trust_env says)
+    assert create() is not keyed and create(trust_env=False) is not create(trust_env=True)
+
+
+def test_the_shared_context_logs_keys_where_a_fresh_one_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
+    log = str(tmp_path / "keys.log")
+    with recorder(tmp_path, "none").use_cassette(str(tmp_path / "t")):
+        httpx.Client()
+        monkeypatch.setenv("SSLKEYLOGFILE", log)
+        shared = context_of(httpx.Client())
+    assert shared.keylog_filename == context_of(httpx.Client()).keylog_filename == log
+
+
+@pytest.mark.parametrize(("inner", "share"), [("new_episodes", True), ("none", False)])
+def test_a_nested_cassette_that_may_record_or_does_not_share_builds_every_context(
+    tmp_path: Path, inner: str, share: bool
+) -> None:
+    (tmp_path / "inner").mkdir()
+    with recorder(tmp_path, "none").use_cassette(str(tmp_path / "t")):
+        with recorder(tmp_path, inner, share=share).use_cassette(str(tmp_path / "inner")):
+            assert context_of(httpx2.Client()) is not context_of(httpx2.Client())
+        assert context_of(httpx2.Client()) is context_of(httpx2.Client())  # (the outer's again)
 
 
 SUITE = """

@@ -9,6 +9,7 @@ cassette filters it once, and again only if the request's method, URL, body or h
 from __future__ import annotations
 
 import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.util import find_spec
@@ -136,3 +137,21 @@ def test_entering_a_cassette_does_not_retry_libraries_that_are_not_installed(
         assert set(entered.skip_patchers) == missing | {"requests"}  # (the user's own kept)
     tried = {PATCHER_MODULES[name] for name in missing} & set(spy.names)
     assert not tried, f"retried imports of {sorted(tried)}"
+
+
+def test_a_stand_in_module_of_a_missing_library_leaves_it_to_vcrpy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suite that puts a bare module in ``sys.modules`` for a library it lacks (``find_spec``
+    raises ``ValueError`` on it) still enters cassettes; vcrpy's own import decides, as before."""
+    uninstalled_patchers.cache_clear()
+    monkeypatch.setitem(sys.modules, "tornado", types.ModuleType("tornado"))
+    try:
+        assert "tornado" not in uninstalled_patchers()
+        machine = vcr.VCR(record_mode="none")
+        configure_vcr(machine, llama_vcr.CODEC, "t.py::t")
+        (tmp_path / "t").mkdir()
+        with machine.use_cassette(str(tmp_path / "t")):
+            pass
+    finally:
+        uninstalled_patchers.cache_clear()
