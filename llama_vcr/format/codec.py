@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import copy
 import functools
-import json
-import json.encoder
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -22,6 +20,7 @@ from .._canonical import DEFAULT_CANONICALIZER, Canonicalizer, endpoint_of
 from .._headers import DEFAULT_RESPONSE_HEADERS, ResponseHeaders
 from .._normalize import NAMING_ENDPOINTS, IdMap, Normalizer, request_strings
 from .._redact import SDK_ATTR, Redactor, sdk_of
+from . import layout
 from .envelopes import REGISTRY, TypeRegistry
 from .framing import FRAMING_KEY, NDJSON, encode_body, header_framing
 from .llama_stack import NotReplayableError, from_llama_stack
@@ -225,14 +224,10 @@ class RecordingCodec:
 
     # vcrpy's serializer protocol (text <-> data), here for one recording document.
     def serialize(self, document: Mapping[str, Any]) -> str:
-        """The file text: indented JSON, non-ASCII kept as is; a document holding a lone surrogate
-        (half an emoji in a prompt) is written with ASCII escapes, so the file is always UTF-8."""
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = json.dumps(document, indent=2) + "\n"
-        return text
+        """The file text (``layout.dumps``): indented JSON, a stream's chunks one per line,
+        non-ASCII kept as is; a document holding a lone surrogate (half an emoji in a prompt) is
+        written with ASCII escapes, so the file is always UTF-8."""
+        return layout.dumps(document)
 
     def deserialize(self, text: str) -> dict[str, Any]:
         """A recording's document from its text: strict JSON (no duplicate keys, ``NaN``, or nesting

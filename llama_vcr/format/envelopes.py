@@ -315,7 +315,9 @@ def _as_name(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+@lru_cache(maxsize=256)
 def type_name_of(cls: type) -> str:
+    """``module.QualName`` of a class: one string per class (a stream's chunks share it)."""
     return f"{cls.__module__}.{cls.__qualname__}"
 
 

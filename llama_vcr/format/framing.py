@@ -129,11 +129,30 @@ def _semantic(events: list[Event]) -> list[tuple[str | None, str]]:
 
 def _sse(events: list[Event], rule: TypeRule | None) -> dict[str, Any] | None:
     """The stored stream of ``events``, or None if writing it back would not give the same."""
-    chunks, done = encode_stream(events, rule)
-    replayed, problem, _ = parse_sse(stream_bytes(chunks, done).decode("utf-8"))
-    if problem is not None or _semantic(replayed) != _semantic(events):
-        return None
+    chunks, done = encode_stream(events, rule, together=True)
+    sent = events[:-1] if done else events
+    if not _replays_the_same(chunks, sent):
+        chunks, done = encode_stream(events, rule)  # (data parsed together may have shifted)
+        if not _replays_the_same(chunks, sent):
+            return None
     return {"body": chunks, "is_streaming": True, "sse_done": done}
+
+
+def _replays_the_same(chunks: list[Any], events: list[Event]) -> bool:
+    """Whether each stored chunk, written back (``stream_bytes``) and parsed, is the event it was
+    (as an SDK reads it: :func:`_semantic`). One event at a time, so a big stream is not held again
+    as bytes, text, events and their JSON: ``stream_bytes`` writes each chunk as a piece that ends
+    with a blank line, and the pieces parse alone as they do together (the ``[DONE]`` it adds
+    parses as the ``[DONE]`` it stands for)."""
+    if len(chunks) != len(events):
+        return False
+    for chunk, event in zip(chunks, events, strict=True):
+        replayed, problem, _ = parse_sse(stream_bytes([chunk], False).decode("utf-8"))
+        if problem is not None:
+            return False
+        if replayed != [event] and _semantic(replayed) != _semantic([event]):
+            return False
+    return True
 
 
 def _ndjson(lines: list[str], rule: TypeRule | None, labelled: bool) -> dict[str, Any] | None:
@@ -162,8 +181,13 @@ def encode_body(
     raw = {"body": {TEXT_KEY: text}, "is_streaming": False}
     events, problem, shaped = parse_sse(text)
     if shaped:
-        stored = None if problem else _sse(events, rule)
-        return raw if stored is None else _labelled(stored, SSE, content_type, url)
+        if problem:
+            return raw
+        del raw, text  # (a big stream is not held as text while its chunks are made; rarely read again)
+        stored = _sse(events, rule)
+        if stored is None:
+            return {"body": {TEXT_KEY: body.decode("utf-8")}, "is_streaming": False}
+        return _labelled(stored, SSE, content_type, url)
     lines = LINE_BREAK.split(text)
     if lines[-1] == "":
         lines.pop()

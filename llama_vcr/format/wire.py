@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..providers._provider import TypeRule
-from .envelopes import DATA_KEY, envelope, is_envelope, unwrap
+from .envelopes import DATA_KEY, TYPE_KEY, envelope, is_envelope, unwrap
 
 TEXT_KEY = "__text__"
 BYTES_KEY = "__bytes__"
@@ -143,18 +143,40 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def loads_wire(text: str) -> Any:
+def loads_wire(text: str, decoder: json.JSONDecoder | None = None) -> Any:
     """JSON that came over the wire, if a recording can hold it as JSON; ``ValueError`` otherwise.
 
     A recording is strict JSON in UTF-8 (``format/validate.py`` refuses ``NaN``/``Infinity`` and
     the file cannot hold a lone surrogate), so a body with ``-Infinity`` (vLLM logprobs) or half an
     emoji (``"\\ud83d"``) is refused here and stored as ``{"__text__": ...}`` instead: it then
-    replays byte for byte.
+    replays byte for byte. ``decoder``: one from :func:`sharing_decoder`.
     """
-    value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    if decoder is None:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    else:
+        value = decoder.decode(text)
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise ValueError("a lone surrogate cannot be stored as UTF-8")
     return value
+
+
+def sharing_decoder() -> json.JSONDecoder:
+    """A decoder for :func:`loads_wire` whose objects share one string per equal key and string
+    value, across every text it decodes: a stream's chunks repeat their keys, type name, model and
+    id (held once, not once per chunk). Its values equal ``json.loads``' (the last of duplicate keys
+    wins)."""
+    strings: dict[str, str] = {}
+    intern = strings.setdefault
+
+    def pairs(pairs: list[tuple[str, Any]], _str: Any = str) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            obj[intern(key, key)] = intern(value, value) if type(value) is _str else value
+        return obj
+
+    return json.JSONDecoder(
+        object_pairs_hook=pairs, parse_constant=_reject_constant, parse_float=_finite_float
+    )
 
 
 def raw_value(data: bytes, content_type: str) -> Any:
@@ -183,17 +205,52 @@ def is_marked(value: Any) -> bool:
     return isinstance(value, dict) and (TEXT_KEY in value or BYTES_KEY in value)
 
 
-def encode_stream(events: Iterable[tuple[str | None, str]], rule: TypeRule | None) -> tuple[list[Any], bool]:
+#: Events parsed in one pass (a batch of the stream's text is copied at a time).
+_TOGETHER = 1024
+
+
+def _parsed_together(datas: list[str]) -> list[Any] | None:
+    """Every event's data parsed a batch at a time, or None if that fails (one is not JSON, or they
+    do not give one value each). The chunks share their keys and repeated string values
+    (:func:`sharing_decoder`): a 100,000-chunk stream holds them once, not 100,000 times."""
+    if len(datas) < 2:
+        return None
+    values: list[Any] = []
+    decoder = sharing_decoder()
+    for start in range(0, len(datas), _TOGETHER):  # (in batches: the stream's text is not copied whole)
+        batch = datas[start : start + _TOGETHER]
+        try:
+            parsed = loads_wire("[" + ",".join(batch) + "]", decoder)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(parsed, list) or len(parsed) != len(batch):
+            return None
+        values += parsed
+    return values
+
+
+def encode_stream(
+    events: Iterable[tuple[str | None, str]], rule: TypeRule | None, *, together: bool = False
+) -> tuple[list[Any], bool]:
     """``(chunks, done)``: the stored chunks of SSE ``(event name, data)`` pairs (``framing.parse_sse``
     gives them), each typed by ``rule.chunk`` when its data is JSON, else ``{"__text__"}``; ``done``
-    if the last event is a bare ``data: [DONE]`` (one elsewhere is kept as a text chunk)."""
+    if the last event is a bare ``data: [DONE]`` (one elsewhere is kept as a text chunk).
+
+    ``together``: parse all the data in one pass when they are all JSON (:func:`_parsed_together`).
+    Joined, an event holding two values (``1, 2``) and one holding part of one could still give one
+    value each, shifted: the caller checks that the chunks replay the events (``framing._sse``)
+    and encodes again without ``together`` if not."""
     chunks: list[Any] = []
     chunk_type = rule.chunk if rule else None
     pairs = list(events)
     done = bool(pairs) and pairs[-1] == (None, SSE_DONE)
-    for event, data in pairs[:-1] if done else pairs:
+    if done:
+        pairs.pop()
+    values = _parsed_together([data for _, data in pairs]) if together else None
+    for index, (event, data) in enumerate(pairs):
         try:
-            item = envelope(loads_wire(data), chunk_type, stream=True, event=event)
+            value = values[index] if values is not None else loads_wire(data)
+            item = envelope(value, chunk_type, stream=True, event=event)
         except ValueError:
             item = {TEXT_KEY: data}
         if event is not None:
@@ -285,9 +342,42 @@ def body_bytes(value: Any) -> bytes:
     return line_safe(dump_json(value))
 
 
+_PLAIN_ENVELOPE = frozenset({TYPE_KEY, DATA_KEY})
+_BATCH = 2048
+
+
+def _envelopes_bytes(chunks: list[Any], done: bool) -> bytes | None:
+    """:func:`stream_bytes` of a stream of plain envelopes (``{"__type__", "__data__"}`` with a JSON
+    object inside: what a typed stream holds) built as one text and encoded once, or None for any
+    other stream (or one with a lone surrogate): those take the general path."""
+    encode = _C_ENCODER
+    if encode is None or not all(
+        type(chunk) is dict and chunk.keys() == _PLAIN_ENVELOPE and type(chunk[DATA_KEY]) is dict
+        for chunk in chunks
+    ):
+        return None
+    pieces = []
+    try:
+        for start in range(0, len(chunks), _BATCH):  # (in batches: the text is never whole)
+            batch = chunks[start : start + _BATCH]
+            text = "".join(["data: " + "".join(encode(chunk[DATA_KEY], 0)) + "\n\n" for chunk in batch])
+            pieces.append(line_safe(text.encode("utf-8")))  # (only the JSON holds separators)
+    except UnicodeEncodeError:
+        return None
+    if done:
+        pieces.append(b"data: [DONE]\n\n")
+    return b"".join(pieces)
+
+
 def stream_bytes(chunks: list[Any], done: bool) -> bytes:
     """Server-Sent Events of stored chunks (checked at load by ``validate.check_replay``). Text that
     spans lines (an event whose ``data:`` lines were joined) is written as one ``data:`` line each."""
+    fast = _envelopes_bytes(chunks, done)
+    return fast if fast is not None else _stream_bytes_each(chunks, done)
+
+
+def _stream_bytes_each(chunks: list[Any], done: bool) -> bytes:
+    """:func:`stream_bytes`, chunk by chunk: any stored chunk."""
     out = bytearray()
     for chunk in chunks:
         if isinstance(chunk, dict) and chunk.get(EVENT_KEY) is not None:

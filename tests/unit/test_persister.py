@@ -230,3 +230,54 @@ def test_a_replay_miss_does_no_file_io(provider_server: FakeProviderServer, tmp_
         finally:
             watching = False
     assert events == []
+
+
+def _stream(base_url: str, prompt: str = "COUNT 30") -> int:
+    client = openai.OpenAI(base_url=base_url, api_key="sk-x", max_retries=0)
+    chunks = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": prompt}], stream=True
+    )
+    return sum(1 for _ in chunks)
+
+
+@pytest.mark.parametrize("mode", ["once", "all"])
+def test_a_recorded_stream_keeps_its_document_not_its_wire_bytes(
+    provider_server: FakeProviderServer, tmp_path: Path, mode: str
+) -> None:
+    """Once encoded, a streamed response a new cassette can never replay keeps no raw body: the
+    recording is saved from its document, so the wire bytes, the chunks and the file text are not
+    all held at once. Read anyway, its body is the bytes a replay serves."""
+    from llama_vcr.format.codec import LazyBody
+
+    cassette = str(tmp_path / "t")
+    with make_vcr(mode).use_cassette(cassette) as recording:
+        live = _stream(provider_server.base_url)
+        [(_, response)] = recording.data
+        body = response["body"]
+        assert isinstance(body, LazyBody) and body._make is not None  # (not built)
+    [path] = recording_files(tmp_path / "t")
+    assert len(json.loads(path.read_text())["response"]["body"]) == live
+    with make_vcr("none").use_cassette(cassette):
+        assert _stream(EDGE_OFFLINE) == live
+    assert body["string"].count(b"data: ") == live + 1  # (and [DONE])
+
+
+def test_a_recorded_stream_keeps_its_wire_bytes_where_they_may_still_be_used(
+    provider_server: FakeProviderServer, tmp_path: Path
+) -> None:
+    """A cassette that replays what it records (new_episodes over existing recordings, playback
+    repeats) and save hooks (they edit the raw response) keep the body as it arrived."""
+    cassette = str(tmp_path / "t")
+    with make_vcr("once").use_cassette(cassette):
+        ask(provider_server.base_url, "a")
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("new_episodes", {}),
+        ("once", {"allow_playback_repeats": True}),
+        ("once", {"before_save_interaction": lambda request, response: (request, response)}),
+    ]
+    for index, (mode, options) in enumerate(cases):
+        where = cassette if mode == "new_episodes" else str(tmp_path / f"fresh-{index}")
+        with make_vcr(mode).use_cassette(where, **options) as recording:
+            _stream(provider_server.base_url)
+            body = recording.data[-1][1]["body"]
+            assert type(body) is dict and body["string"].startswith(b"data: "), (mode, options)

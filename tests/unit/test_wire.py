@@ -257,3 +257,108 @@ def test_any_ndjson_stream_replays_the_lines_a_line_reader_reads(wire: bytes, co
     _, played = replayed(wire, content_type)
     assert ndjson_lines(played) == ndjson_lines(wire)
     assert openai_events(played) == openai_events(wire)
+
+
+def _stored_checked_whole(wire: bytes) -> dict[str, Any] | None:
+    """The stored stream as it was decided before the check went event by event: the whole stream
+    written back, parsed again and compared (the oracle of the next test)."""
+    from llama_vcr.format import framing
+    from llama_vcr.format.wire import encode_stream, stream_bytes
+
+    events, problem, shaped = parse_sse(wire.decode("utf-8"))
+    if not shaped or problem:
+        return None
+    chunks, done = encode_stream(events, None)
+    replayed, problem, _ = parse_sse(stream_bytes(chunks, done).decode("utf-8"))
+    if problem is not None or framing._semantic(replayed) != framing._semantic(events):
+        return None
+    return {"body": chunks, "is_streaming": True, "sse_done": done}
+
+
+@settings(max_examples=300, deadline=None)
+@given(sse_streams())
+def test_checking_a_stream_event_by_event_decides_as_checking_it_whole(wire: bytes) -> None:
+    """Recording checks that each stored event writes back as the event it was (one at a time, so a
+    big stream is not held again as bytes, text and events): the same decision as the whole check."""
+    from llama_vcr.format.framing import _sse
+
+    events, problem, shaped = parse_sse(wire.decode("utf-8"))
+    if not shaped or problem:
+        return
+    assert _sse(events, None) == _stored_checked_whole(wire)
+
+
+_ANY_TEXT = st.text(st.sampled_from('ab é"\\\n\r\u2028\u0085\ud83d😀'), max_size=6)
+_CHUNK_DATA = st.dictionaries(
+    st.sampled_from(["a", "b", "é"]), st.one_of(st.integers(), st.none(), _ANY_TEXT), max_size=3
+)
+_STORED_CHUNKS = st.lists(
+    st.one_of(
+        st.builds(lambda data: {"__type__": "T", "__data__": data}, _CHUNK_DATA),
+        st.builds(lambda data: {"__type__": None, "__data__": data}, _CHUNK_DATA | _ANY_TEXT),
+        st.builds(
+            lambda data, event: {"__data__": data, "__event__": event},
+            _CHUNK_DATA,
+            st.sampled_from(["x", "é"]),
+        ),
+        st.builds(
+            lambda text: {"__text__": text}, _ANY_TEXT.filter(lambda t: "\ud83d" not in t)
+        ),  # (validated)
+        _CHUNK_DATA,
+    ),
+    max_size=5,
+)
+
+
+@given(_STORED_CHUNKS, st.booleans())
+def test_a_stream_of_envelopes_is_written_as_chunk_by_chunk(chunks: list[Any], done: bool) -> None:
+    """The fast path for typed streams (one text, encoded once) writes the bytes the general path
+    writes, chunk by chunk, for any stored stream."""
+    from unittest import mock
+
+    from llama_vcr.format import wire
+
+    expected = wire._stream_bytes_each(chunks, done)
+    assert wire.stream_bytes(chunks, done) == expected
+    with mock.patch.object(wire, "_BATCH", 2):  # (written in batches)
+        assert wire.stream_bytes(chunks, done) == expected
+
+
+def test_event_data_parsed_together_cannot_shift_between_events() -> None:
+    """Joined in one JSON array, these three events give three values, shifted: ``{"x": 1, "y": 2}``,
+    3 and 4. Each is stored as the event it was (text: none is JSON alone) and replays as sent."""
+    from llama_vcr.format.framing import _sse
+
+    events: list[tuple[str | None, str]] = [(None, '{"x": 1'), (None, '"y": 2}'), (None, "3, 4")]
+    stored = _sse(events, None)
+    assert stored is not None
+    assert stored["body"] == [{"__text__": '{"x": 1'}, {"__text__": '"y": 2}'}, {"__text__": "3, 4"}]
+    wire = b'data: {"x": 1\n\ndata: "y": 2}\n\ndata: 3, 4\n\n'
+    assert _stored_checked_whole(wire) == stored
+
+
+_WIRE_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | _ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xyé"), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(st.lists(_WIRE_JSON.map(lambda v: json.dumps(v, ensure_ascii=False)) | _ANY_TEXT, max_size=4))
+def test_the_decoder_a_stream_shares_reads_what_json_loads_reads(texts: list[str]) -> None:
+    """A stream's chunks are parsed by one decoder that shares their equal strings; each reads as
+    ``loads_wire`` alone reads it (or is refused the same way), and equal strings are one object."""
+    from llama_vcr.format.wire import loads_wire, sharing_decoder
+
+    decoder = sharing_decoder()
+    texts = [*texts, '{"x": "same", "y": "same"}', '{"x": 1, "x": "last"}']
+    for text in texts:
+        try:
+            expected = loads_wire(text)
+        except ValueError:
+            with pytest.raises(ValueError):
+                loads_wire(text, decoder)
+            continue
+        assert loads_wire(text, decoder) == expected
+    first, second = loads_wire('{"x": "same"}', decoder), loads_wire('{"y": "same"}', decoder)
+    assert first["x"] is second["y"]

@@ -1,0 +1,111 @@
+"""The text of a recording file: indented JSON, with a stream's chunks one compact value per line.
+
+A document is written as ``json.dumps(document, indent=2)`` writes it, except for the chunks of a
+streamed response (``response.is_streaming`` true, ``response.body`` a non-empty list: SSE events
+or NDJSON lines): each is written compactly, with ``json.dumps``' default separators, on a line of
+its own::
+
+    "body": [
+      {"__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk", "__data__": {...}},
+      {"__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk", "__data__": {...}}
+    ],
+
+One event per line keeps a stream's file close to its size on the wire and a re-record's diff one
+line per changed event (the indented layout took ~22 lines per event, twice the wire bytes). Only
+whitespace differs from the indented layout, so files written either way read the same.
+"""
+
+from __future__ import annotations
+
+import json
+import json.encoder
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_INDENT = "  "
+#: A lone surrogate left in the text (with ``ensure_ascii=False`` it is written raw): no UTF-8 form.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _line_encoder(ensure_ascii: bool) -> Callable[[Any], str]:
+    """Compact JSON (``", "`` and ``": "``) of one value, from one prebuilt encoder: ``json.dumps``
+    builds a new one per call, most of the cost of a small chunk."""
+    encoder = json.JSONEncoder(ensure_ascii=ensure_ascii)
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # (no C accelerator)
+        return encoder.encode
+    escape = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    # (no circular-reference markers: a document is parsed JSON, and a shared markers dict could
+    # keep stale entries after an error)
+    c_encoder = make(None, encoder.default, escape, None, ": ", ", ", False, False, True)
+
+    def encode(value: Any) -> str:
+        if isinstance(value, (dict, list)):
+            return "".join(c_encoder(value, 0))
+        return encoder.encode(value)
+
+    return encode
+
+
+_LINE = {False: _line_encoder(False), True: _line_encoder(True)}
+
+
+def _streamed(document: Mapping[str, Any]) -> bool:
+    response = document.get("response")
+    return (
+        isinstance(response, dict)
+        and response.get("is_streaming") is True
+        and isinstance(response.get("body"), list)
+        and bool(response["body"])
+        and all(isinstance(key, str) for key in document)
+        and all(isinstance(key, str) for key in response)
+    )
+
+
+def _nested(value: Any, level: int, ensure_ascii: bool) -> str:
+    """``value`` indented as it is ``level`` levels deep (JSON text has no raw line break inside a
+    string: every ``\\n`` is layout)."""
+    text = json.dumps(value, indent=2, ensure_ascii=ensure_ascii)
+    return text.replace("\n", "\n" + _INDENT * level) if level else text
+
+
+def _parts(document: Mapping[str, Any], ensure_ascii: bool) -> list[str]:
+    """The pieces of the file text of a streamed document (:func:`_streamed`), joined once: a big
+    stream's text is built without intermediate copies of it."""
+    line = _LINE[ensure_ascii]
+    parts = ["{"]
+    for at, (name, value) in enumerate(document.items()):
+        parts += ["," if at else "", "\n  ", json.dumps(name, ensure_ascii=ensure_ascii), ": "]
+        if name != "response":
+            parts.append(_nested(value, 1, ensure_ascii))
+            continue
+        parts.append("{")
+        for inner, (field, item) in enumerate(value.items()):
+            parts += ["," if inner else "", "\n    ", json.dumps(field, ensure_ascii=ensure_ascii), ": "]
+            if field != "body":
+                parts.append(_nested(item, 2, ensure_ascii))
+                continue
+            parts.append("[")
+            parts += [f"{',' if index else ''}\n      {line(chunk)}" for index, chunk in enumerate(item)]
+            parts.append("\n    ]")
+        parts.append("\n  }")
+    parts.append("\n}\n")
+    return parts
+
+
+def _text(document: Mapping[str, Any], ensure_ascii: bool) -> str:
+    if not _streamed(document):
+        return json.dumps(document, indent=2, ensure_ascii=ensure_ascii) + "\n"
+    return "".join(_parts(document, ensure_ascii))
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """The file text of ``document`` (``\\n``-ended): indented JSON, non-ASCII kept as is, a
+    stream's chunks one per line (see the module docstring). A document holding a lone surrogate
+    (half an emoji in a prompt) is written with ASCII escapes, so the text always encodes as UTF-8.
+    Raises ``TypeError`` / ``ValueError`` as ``json.dumps`` does for what JSON cannot hold."""
+    text = _text(document, ensure_ascii=False)
+    if not text.isascii() and _SURROGATE.search(text):  # (no UTF-8 copy of a big file to find out)
+        text = _text(document, ensure_ascii=True)
+    return text
