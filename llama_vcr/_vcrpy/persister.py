@@ -9,7 +9,6 @@ tests found in the directory are neither replayed nor removed.
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -41,7 +40,7 @@ from .._store import (
     same_test,
     today,
 )
-from ..format.codec import LazyBody, RecordingCodec, at_position, position_of
+from ..format.codec import RecordingCodec, at_position, position_of
 from ..format.envelopes import check_type, envelope_types
 from ..format.llama_stack import merge_model_lists, model_list_group, not_replayable
 from ..format.wire import RecordingFormatError
@@ -251,9 +250,6 @@ class RecordingPersister:
         )
         self._taken.add(RecordingName.of(document).filename)
         response[DOCUMENT_KEY] = document
-        if document["response"].get("is_streaming") is True and _never_played(cassette):
-            # saved from its document: the wire bytes are not held beside its chunks and file text
-            response["body"] = LazyBody(functools.partial(_played_bytes, self.codec, document))
 
     # -- saving ----------------------------------------------------------------------------------
 
@@ -346,17 +342,3 @@ class RecordingPersister:
             mode=str(getattr(cassette.record_mode, "value", cassette.record_mode)),
             redactor=self.codec.redactor,
         )
-
-
-def _never_played(cassette: Any) -> bool:
-    """Whether what ``cassette`` records now is only ever saved from its encoded document: vcrpy
-    plays a recording of the same cassette only if it was loaded from files (``rewound``) or
-    repeats are allowed, never in ``all``; save hooks re-encode the raw response."""
-    plays = cassette.record_mode != RecordMode.ALL and (cassette.rewound or cassette.allow_playback_repeats)
-    return not plays and not cassette._before_save_interaction
-
-
-def _played_bytes(codec: RecordingCodec, document: dict[str, Any]) -> bytes:
-    """The body a replay of ``document`` serves (a dropped raw body, read after all)."""
-    body: bytes = codec.decode(document)[1]["body"]["string"]
-    return body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -241,25 +242,30 @@ def _stream(base_url: str, prompt: str = "COUNT 30") -> int:
 
 
 @pytest.mark.parametrize("mode", ["once", "all"])
-def test_a_recorded_stream_keeps_its_document_not_its_wire_bytes(
+def test_a_recorded_stream_keeps_the_bytes_the_server_sent_in_vcrpys_response(
     provider_server: FakeProviderServer, tmp_path: Path, mode: str
 ) -> None:
-    """Once encoded, a streamed response a new cassette can never replay keeps no raw body: the
-    recording is saved from its document, so the wire bytes, the chunks and the file text are not
-    all held at once. Read anyway, its body is the bytes a replay serves."""
-    from llama_vcr.format.codec import LazyBody
+    """vcrpy's recorded response (what ``before_record_response`` hooks and ``cassette.responses``
+    see) keeps the live body, with the live ids; only the file holds stable ones."""
+    seen: list[dict[str, Any]] = []
+
+    def keep(response: dict[str, Any]) -> dict[str, Any]:
+        seen.append(response)
+        return response
 
     cassette = str(tmp_path / "t")
-    with make_vcr(mode).use_cassette(cassette) as recording:
-        live = _stream(provider_server.base_url)
-        [(_, response)] = recording.data
-        body = response["body"]
-        assert isinstance(body, LazyBody) and body._make is not None  # (not built)
+    client = openai.OpenAI(base_url=provider_server.base_url, api_key="sk-x", max_retries=0)
+    with make_vcr(mode).use_cassette(cassette, before_record_response=keep) as recording:
+        chunks = list(
+            client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "COUNT 3"}], stream=True
+            )
+        )
+        assert recording.responses[0] is seen[0]
+    assert not chunks[0].id.startswith("rec-")
+    assert chunks[0].id.encode() in seen[0]["body"]["string"]
     [path] = recording_files(tmp_path / "t")
-    assert len(json.loads(path.read_text())["response"]["body"]) == live
-    with make_vcr("none").use_cassette(cassette):
-        assert _stream(EDGE_OFFLINE) == live
-    assert body["string"].count(b"data: ") == live + 1  # (and [DONE])
+    assert chunks[0].id not in path.read_text()
 
 
 def test_a_recorded_stream_keeps_its_wire_bytes_where_they_may_still_be_used(
