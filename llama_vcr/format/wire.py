@@ -250,7 +250,7 @@ def encode_stream(
     for index, (event, data) in enumerate(pairs):
         try:
             value = values[index] if values is not None else loads_wire(data)
-            item = envelope(value, chunk_type, stream=True, event=event)
+            item = _typed_chunk(value, chunk_type, data, event)
         except ValueError:
             item = {TEXT_KEY: data}
         if event is not None:
@@ -260,9 +260,18 @@ def encode_stream(
     return chunks, done
 
 
+def _typed_chunk(value: Any, chunk_type: str | None, text: str, event: str | None = None) -> Any:
+    """A stream chunk's stored value: its envelope; in a typed stream, a JSON value that is no
+    object (``data: null``, a string: the SDK expects an object of every chunk, and loading refuses
+    anything else) is kept as the text it was (``{"__text__"}``), which replays byte for byte."""
+    if chunk_type is not None and not isinstance(value, dict):
+        return {TEXT_KEY: text}
+    return envelope(value, chunk_type, stream=True, event=event)
+
+
 def ndjson_value(line: str, chunk_type: str | None) -> Any:
     try:
-        return envelope(loads_wire(line), chunk_type, stream=True)
+        return _typed_chunk(loads_wire(line), chunk_type, line)
     except ValueError:
         return {TEXT_KEY: line}
 

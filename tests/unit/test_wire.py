@@ -362,3 +362,34 @@ def test_the_decoder_a_stream_shares_reads_what_json_loads_reads(texts: list[str
         assert loads_wire(text, decoder) == expected
     first, second = loads_wire('{"x": "same"}', decoder), loads_wire('{"y": "same"}', decoder)
     assert first["x"] is second["y"]
+
+
+_ANY_JSON = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), _TEXT, st.lists(st.integers(0, 3), max_size=2), _JSON
+)
+TYPED_STREAMS = [
+    ("https://api.openai.com/v1/chat/completions", "text/event-stream"),
+    ("https://api.anthropic.com/v1/messages", "text/event-stream"),
+    ("http://127.0.0.1:11434/api/chat", "application/x-ndjson"),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_ANY_JSON, min_size=1, max_size=4), st.sampled_from(TYPED_STREAMS))
+def test_a_typed_stream_of_any_json_values_records_a_file_that_loads_and_replays_it(
+    values: list[Any], where: tuple[str, str]
+) -> None:
+    """An SDK's stream may carry ``data: null`` or a string: what recording writes always loads
+    (a typed stream's non-object value is kept as its text) and replays the same lines."""
+    url, content_type = where
+    lines = [json.dumps(value) for value in values]
+    if content_type == "text/event-stream":
+        wire = "".join(f"data: {line}\n\n" for line in lines).encode()
+    else:
+        wire = "".join(f"{line}\n" for line in lines).encode()
+    _, played = replayed(wire, content_type, url=url)
+    if content_type == "text/event-stream":
+        assert openai_events(played) == openai_events(wire)
+        assert anthropic_events(played) == anthropic_events(wire)
+    else:
+        assert ndjson_lines(played) == ndjson_lines(wire)
