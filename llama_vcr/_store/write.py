@@ -51,18 +51,37 @@ def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
+#: Characters of a recording's text encoded at a time: a big stream's file is never held whole
+#: as bytes beside its text.
+_SLICE = 1 << 20
+
+
+def _pieces(text: str) -> Iterator[bytes]:
+    """``text`` as UTF-8, a slice at a time."""
+    for start in range(0, len(text), _SLICE):
+        yield text[start : start + _SLICE].encode("utf-8")
+
+
+def _same_bytes(path: Path, text: str) -> bool:
+    """Whether the file at ``path`` holds exactly ``text`` in UTF-8 (compared a slice at a time)."""
+    try:
+        with open(path, "rb") as handle:
+            for piece in _pieces(text):
+                if handle.read(len(piece)) != piece:
+                    return False
+            return handle.read(1) == b""
+    except OSError:
+        return False
+
+
 def write_atomically(path: Path, text: str) -> bool:
     """Write ``text`` to ``path`` via a temporary file and rename; False if it was already there."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
+    if _same_bytes(path, text):
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        _write_new(tmp, data)
+        _write_new(tmp, text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -88,11 +107,13 @@ def _staging(directory: Path) -> tuple[Path, Path, Path]:
     return parent / f"{base}.new", parent / f"{base}.old", parent / f"{base}.tmp"
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` (which must not exist) with the umask's permissions, flushed to disk."""
+def _write_new(path: Path, text: str) -> None:
+    """Create ``path`` (which must not exist) holding ``text`` in UTF-8, with the umask's
+    permissions, flushed to disk."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        for piece in _pieces(text):
+            handle.write(piece)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -264,9 +285,8 @@ def stage_recordings(
     """
     recover(directory)
     current = {path.name: path for path in recording_files(directory)}
-    encoded = {name: text.encode("utf-8") for name, text in files.items()}
-    written = {name for name, data in encoded.items() if not _holds(current.get(name), data)}
-    removed = {name for name in drop if name in current and name not in encoded}
+    written = {name for name, text in files.items() if not _holds(current.get(name), text)}
+    removed = {name for name in drop if name in current and name not in files}
     if not written and not removed:
         return None
     _, _, staging = _staging(directory)
@@ -279,18 +299,18 @@ def stage_recordings(
                 if entry.name not in removed and entry.name not in written:
                     _carry(entry, staging / entry.name)
         for name in sorted(written):
-            _write_new(staging / name, encoded[name])
+            _write_new(staging / name, files[name])
     except BaseException:
         StagedRecordings(directory, staging, 0, 0, created).discard()
         raise
     return StagedRecordings(directory, staging, written=len(written), removed=len(removed), created=created)
 
 
-def _holds(path: Path | None, data: bytes) -> bool:
-    """Whether ``path`` is a regular file with exactly these bytes."""
+def _holds(path: Path | None, text: str) -> bool:
+    """Whether ``path`` is a regular file holding exactly ``text`` in UTF-8."""
     if path is None:
         return False
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode) and path.read_bytes() == data
+        return stat.S_ISREG(os.lstat(path).st_mode) and _same_bytes(path, text)
     except OSError:
         return False

@@ -40,6 +40,7 @@ from .._store import (
     same_test,
     today,
 )
+from ..format import layout
 from ..format.codec import RecordingCodec, at_position, position_of
 from ..format.envelopes import check_type, envelope_types
 from ..format.llama_stack import merge_model_lists, model_list_group, not_replayable
@@ -249,6 +250,7 @@ class RecordingPersister:
             request, response, self.test_id, ids=self.ids, occurrence=occurrence, recorded_at=today()
         )
         self._taken.add(RecordingName.of(document).filename)
+        layout.render(document)  # (a stream kept as its lines until saved, not as parsed chunks)
         response[DOCUMENT_KEY] = document
 
     # -- saving ----------------------------------------------------------------------------------

@@ -51,6 +51,33 @@ def _line_encoder(ensure_ascii: bool) -> Callable[[Any], str]:
 _LINE = {False: _line_encoder(False), True: _line_encoder(True)}
 
 
+class Line(str):
+    """A stream chunk already written as its line (:func:`render`): the file holds it as it is."""
+
+    __slots__ = ()
+
+
+def render(document: dict[str, Any]) -> None:
+    """Replace, in place, each chunk of a streamed document (:func:`_streamed`) by its :class:`Line`:
+    the text :func:`dumps` writes for it. A recording being made keeps its stream as text (about
+    its size on the wire) instead of parsed objects (about three times that) until it is saved;
+    :func:`dumps` writes the same file either way. Any other document is left as it is."""
+    if not _streamed(document):
+        return
+    body = document["response"]["body"]
+    line = _LINE[False]
+    for index, chunk in enumerate(body):
+        if type(chunk) is not Line:
+            body[index] = Line(line(chunk))
+
+
+def _line_of(chunk: Any, line: Callable[[Any], str], ensure_ascii: bool) -> str:
+    """A chunk's line; a :class:`Line` is its own (written again from its value for ASCII escapes)."""
+    if type(chunk) is Line:
+        return line(json.loads(chunk)) if ensure_ascii else chunk
+    return line(chunk)
+
+
 def _streamed(document: Mapping[str, Any]) -> bool:
     response = document.get("response")
     return (
@@ -87,7 +114,8 @@ def _parts(document: Mapping[str, Any], ensure_ascii: bool) -> list[str]:
                 parts.append(_nested(item, 2, ensure_ascii))
                 continue
             parts.append("[")
-            parts += [f"{',' if index else ''}\n      {line(chunk)}" for index, chunk in enumerate(item)]
+            for index, chunk in enumerate(item):  # (a Line is joined as it is: no copy of it)
+                parts += [",\n      " if index else "\n      ", _line_of(chunk, line, ensure_ascii)]
             parts.append("\n    ]")
         parts.append("\n  }")
     parts.append("\n}\n")

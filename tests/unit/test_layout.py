@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llama_vcr import CODEC
+from llama_vcr.format import layout
 from llama_vcr.format.validate import parse
 
 #: The whitespace a layout writes (JSON's, not str.split()'s: "\x85" is text).
@@ -103,3 +104,43 @@ def test_half_an_emoji_in_a_chunk_is_written_with_ascii_escapes() -> None:
     text.encode("utf-8")
     assert CODEC.deserialize(text) == document
     assert len(_body_lines(text)) == 1
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=6)
+
+
+@given(
+    st.lists(
+        st.one_of(_CHUNK, st.dictionaries(_ANY_TEXT, _ANY_TEXT, max_size=3), _ANY_TEXT, _SCALARS),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 5),
+)
+def test_a_rendered_stream_writes_the_same_file(chunks: list[Any], rendered: int) -> None:
+    """A recording being made keeps its stream as lines (``layout.render``); the file is the same,
+    whatever part was rendered, lone surrogates (written with ASCII escapes) included."""
+    document = _document(chunks)
+    expected = layout.dumps(document)
+    partly = _document(list(chunks))
+    layout.render(partly)
+    partly["response"]["body"][rendered:] = chunks[rendered:]  # (some chunks still parsed)
+    assert all(type(line) is layout.Line for line in partly["response"]["body"][:rendered])
+    assert layout.dumps(partly) == expected
+    layout.render(partly)
+    assert layout.dumps(partly) == expected
+
+
+def test_render_leaves_a_document_that_is_not_a_stream_alone() -> None:
+    document = _document([{"a": 1}], streaming=False)
+    layout.render(document)
+    assert document["response"]["body"] == [{"a": 1}]
+
+
+def test_a_rendered_stream_with_a_lone_surrogate_is_written_with_ascii_escapes() -> None:
+    chunks: list[Any] = [{"a": "é"}, {"b": "\ud800"}]
+    expected = layout.dumps(_document(chunks))
+    assert expected.isascii() and "\\u00e9" in expected
+    rendered = _document([dict(chunk) for chunk in chunks])
+    layout.render(rendered)
+    assert layout.dumps(rendered) == expected
