@@ -92,6 +92,8 @@ def _lower(names: Iterable[str]) -> frozenset[str]:
 
 
 _JSON_KEY = re.compile(r'"([^"]*)":')
+#: Items of a long list (a stream's chunks) :meth:`Redaction._plain` checks together.
+_PLAIN_BATCH = 1024
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>\\]+")
 _FORM_TEXT = re.compile(r"[\w.%+~-]+=[^&=\s]*(?:&[\w.%+~-]+=[^&=\s]*)*")
 
@@ -262,9 +264,20 @@ class Redaction:
         Under a secret name (``secret=True``) every string inside is hidden: ``"client_secret":
         {"value": ...}``; numbers, booleans and null stay.
         """
+        if not secret and isinstance(value, list) and len(value) > _PLAIN_BATCH:
+            return self._long_list(value)  # (a stream: checked a batch of chunks at a time)
         if not secret and isinstance(value, (dict, list)) and self._plain(value):
             return value
         return self._value(value, secret=secret)
+
+    def _long_list(self, value: list[Any]) -> list[Any]:
+        """:meth:`value` of a long list (a stream's chunks), a batch at a time: the text
+        :meth:`_plain` checks is never the whole stream's (with its keys, a million strings)."""
+        items: list[Any] = []
+        for start in range(0, len(value), _PLAIN_BATCH):
+            batch = value[start : start + _PLAIN_BATCH]
+            items += batch if self._plain(batch) else [self._value(item) for item in batch]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
 
     def _plain(self, value: Any) -> bool:
         """True if a JSON value certainly holds nothing to hide: its text (one ``json.dumps``) has no

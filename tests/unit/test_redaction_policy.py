@@ -409,3 +409,22 @@ def test_redaction_is_idempotent(value: object) -> None:
     redactor = Redactor()
     once = redactor.redaction().value(value)
     assert redactor.redaction().value(once) == once
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2099), st.sampled_from(["api_key", "note"]), st.integers(1025, 2100))
+def test_a_long_stream_is_redacted_as_each_of_its_chunks_is(where: int, field: str, length: int) -> None:
+    """A stream's chunks are checked a batch at a time (the whole stream is never one text): the
+    result is what redacting each chunk gives, and the same list when nothing is hidden."""
+    chunks = [{"id": "chatcmpl-1", "choices": [{"delta": {"content": f"word {n}"}}]} for n in range(length)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV, KEY)
+        redaction = Redactor.from_names().redaction()
+    assert redaction.value(chunks) is chunks
+    leaky = list(chunks)
+    at = where % length
+    leaky[at] = {"id": "chatcmpl-1", field: KEY, "text": f"my key is {KEY}"}
+    redacted = redaction.value(leaky)
+    assert redacted == [redaction.value(chunk) for chunk in leaky]
+    assert KEY not in json.dumps(redacted)
+    assert redacted[at - 1] is leaky[at - 1]  # (what is not hidden is not copied)
