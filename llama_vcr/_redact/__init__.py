@@ -289,7 +289,8 @@ class Redaction:
             return False
         if '\\"' in text or "://" in text or _may_have_shape(text) or self._may_have_value(text):
             return False
-        return all(key != MULTIPART_KEY and self._kind(key) == PLAIN for key in set(_JSON_KEY.findall(text)))
+        keys = set(_JSON_KEY.findall(text))  # (as written: a key with an escape is read by the walk)
+        return all(key != MULTIPART_KEY and "\\" not in key and self._kind(key) == PLAIN for key in keys)
 
     def _value(self, value: Any, *, secret: bool = False) -> Any:
         if isinstance(value, str):

@@ -428,3 +428,16 @@ def test_a_long_stream_is_redacted_as_each_of_its_chunks_is(where: int, field: s
     assert redacted == [redaction.value(chunk) for chunk in leaky]
     assert KEY not in json.dumps(redacted)
     assert redacted[at - 1] is leaky[at - 1]  # (what is not hidden is not copied)
+
+
+@pytest.mark.parametrize("key", ["\napi_key", "api_key\x00", "a\tapi_key", 'x"api_key'])
+def test_a_secret_named_key_with_an_escaped_character_is_hidden_in_a_long_stream(key: str) -> None:
+    """The quick check reads keys from JSON text, where such a key is written escaped: it leaves
+    them to the walk, which reads the key itself (found in review)."""
+    secret = "s3cr3tVALUEabcdefgh12345678"
+    redaction = Redactor.from_names().redaction()
+    assert secret not in json.dumps(redaction.value({key: secret}))
+    chunks: list[object] = [{"delta": {"arguments": '{"city": "Paris"}'}}]
+    chunks += [{"delta": {"content": f"w{n}"}} for n in range(1, 2000)]
+    chunks[1500] = {key: secret}
+    assert secret not in json.dumps(redaction.value(chunks))
