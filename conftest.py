@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -30,6 +32,18 @@ OFFLINE_BASE_URL = "http://127.0.0.1:9/v1"
 EXAMPLES_PORT = 18765
 #: The fake key the example tests use; it must never appear in a recording.
 EXAMPLE_API_KEY = "sk-llama-vcr-example-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _finalize_earlier_garbage(request: pytest.FixtureRequest) -> None:
+    """Before a test that runs pytest in-process (``pytester``), finalize what earlier tests left
+    for the garbage collector, with ``ResourceWarning`` ignored: an aiohttp socket that asyncio
+    closed late would otherwise be collected inside the inner run, whose ``filterwarnings =
+    error`` turns its warning into an error of an unrelated inner test."""
+    if "pytester" in request.fixturenames:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
 
 @pytest.fixture

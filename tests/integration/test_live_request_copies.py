@@ -70,12 +70,15 @@ def machine(mode: str, *hooks: Any, **options: Any) -> vcr.VCR:
 async def post(url: str, *payloads: dict[str, Any], turn: Any = None) -> list[Any]:
     """POST each payload through one aiohttp session (``turn(payload)`` between them)."""
     answers = []
-    async with aiohttp.ClientSession() as session:
+    # (no kept-alive connection, and one loop turn after closing: asyncio.run would otherwise close
+    # the loop before the socket, which a later test then sees as an unraisable ResourceWarning)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
         for payload in payloads:
             async with session.post(url, json=payload) as response:
                 answers.append(await response.json())
             if turn is not None:
                 turn(payload)
+    await asyncio.sleep(0)
     return answers
 
 
