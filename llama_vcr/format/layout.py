@@ -97,29 +97,40 @@ def _nested(value: Any, level: int, ensure_ascii: bool) -> str:
     return text.replace("\n", "\n" + _INDENT * level) if level else text
 
 
+#: Where a streamed document keeps its chunks.
+_CHUNKS_AT = ("response", "body")
+
+
 def _parts(document: Mapping[str, Any], ensure_ascii: bool) -> list[str]:
     """The pieces of the file text of a streamed document (:func:`_streamed`), joined once: a big
     stream's text is built without intermediate copies of it."""
-    line = _LINE[ensure_ascii]
-    parts = ["{"]
-    for at, (name, value) in enumerate(document.items()):
-        parts += ["," if at else "", "\n  ", json.dumps(name, ensure_ascii=ensure_ascii), ": "]
-        if name != "response":
-            parts.append(_nested(value, 1, ensure_ascii))
-            continue
-        parts.append("{")
-        for inner, (field, item) in enumerate(value.items()):
-            parts += ["," if inner else "", "\n    ", json.dumps(field, ensure_ascii=ensure_ascii), ": "]
-            if field != "body":
-                parts.append(_nested(item, 2, ensure_ascii))
-                continue
+    parts: list[str] = []
+    _object_parts(document, 0, _CHUNKS_AT, ensure_ascii, parts)
+    parts.append("\n")
+    return parts
+
+
+def _object_parts(
+    value: Mapping[str, Any], level: int, path: tuple[str, ...], ensure_ascii: bool, parts: list[str]
+) -> None:
+    """An object ``level`` levels deep, indented as ``json.dumps(indent=2)`` writes it, except its
+    member ``path[0]``: the object holding the rest of ``path``, or, at its end, the chunk list,
+    one chunk per line."""
+    indent = "\n" + _INDENT * (level + 1)
+    parts.append("{")
+    for at, (name, item) in enumerate(value.items()):
+        parts += ["," if at else "", indent, json.dumps(name, ensure_ascii=ensure_ascii), ": "]
+        if name != path[0]:
+            parts.append(_nested(item, level + 1, ensure_ascii))
+        elif len(path) > 1:
+            _object_parts(item, level + 1, path[1:], ensure_ascii, parts)
+        else:
+            line, first = _LINE[ensure_ascii], indent + _INDENT
             parts.append("[")
             for index, chunk in enumerate(item):  # (a Line is joined as it is: no copy of it)
-                parts += [",\n      " if index else "\n      ", _line_of(chunk, line, ensure_ascii)]
-            parts.append("\n    ]")
-        parts.append("\n  }")
-    parts.append("\n}\n")
-    return parts
+                parts += ["," + first if index else first, _line_of(chunk, line, ensure_ascii)]
+            parts.append(indent + "]")
+    parts.append("\n" + _INDENT * level + "}")
 
 
 def _text(document: Mapping[str, Any], ensure_ascii: bool) -> str:
