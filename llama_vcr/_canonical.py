@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from typing import Any, cast
@@ -51,17 +51,19 @@ def _round_in_string(match: re.Match[str]) -> str:
     return f"{float(match.group(0)):.5f}"
 
 
-def normalize_body(value: JSONValue) -> JSONValue:
+def normalize_body(value: JSONValue, text: Callable[[str], str] | None = None) -> JSONValue:
     """llama-stack's ``_normalize_body_for_hash``, for the file name only (never for matching or
     storing): floats rounded to 5 places, and every decimal with 4+ fractional digits inside a
-    string (regex ``-?\\d+\\.\\d{4,}``) rewritten as ``%.5f``. Idempotent."""
+    string (regex ``-?\\d+\\.\\d{4,}``) rewritten as ``%.5f``. Idempotent. ``text``: a rewrite of
+    every string first (the current recorder's file_search placeholders, ``llama_stack_names``)."""
     if isinstance(value, dict):
-        return {key: normalize_body(item) for key, item in value.items()}
+        return {key: normalize_body(item, text) for key, item in value.items()}
     if isinstance(value, list):
-        return [normalize_body(item) for item in value]
+        return [normalize_body(item, text) for item in value]
     if isinstance(value, float):
         return round(value, 5)
     if isinstance(value, str):
+        value = text(value) if text is not None else value
         return _FLOAT_IN_STRING.sub(_round_in_string, value) if "." in value else value
     return value
 

@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-_FLOAT_IN_STRING = re.compile(r"-?\d+\.\d{4,}")
+from .._canonical import normalize_body
+
 _FILE_SEARCH_SCORE = re.compile(r"score:\s*[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
 _FILE_SEARCH_ATTRIBUTES = re.compile(r",?\s*attributes:\s*\{[^}]*\}")
 _UUID = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}"
@@ -62,10 +63,6 @@ LEGACY_NAME = re.compile(r"^(?:models-)?([0-9a-f]{12})(?:-[0-9a-f]{8})?\.json$")
 
 def _sha256(key: Any) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def _round(match: re.Match[str]) -> str:
-    return f"{float(match.group(0)):.5f}"
 
 
 def _placeholders(value: str) -> str:
@@ -85,18 +82,7 @@ def normalize_for_hash(
     """``value`` as llama-stack's ``_normalize_body_for_hash`` gives it (a new value; JSON in, JSON
     out). The flags are the current recorder's rules; ``drop_*`` apply to the top level only."""
 
-    def walk(item: Any) -> Any:
-        if isinstance(item, dict):
-            return {key: walk(inner) for key, inner in item.items()}
-        if isinstance(item, list):
-            return [walk(inner) for inner in item]
-        if isinstance(item, float):
-            return round(item, 5)
-        if isinstance(item, str):
-            return _FLOAT_IN_STRING.sub(_round, _placeholders(item) if placeholders else item)
-        return item
-
-    normalized = walk(value)
+    normalized = normalize_body(value, _placeholders if placeholders else None)
     if isinstance(normalized, dict):
         if drop_stream_options:
             normalized.pop("stream_options", None)
