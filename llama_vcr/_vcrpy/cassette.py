@@ -218,7 +218,7 @@ def _once_per_request(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
     def filtered(request: Any) -> Any:
         state = request.__dict__
-        made_from = (state.get("method"), state.get("_uri"), state.get("_body"), state.get("_headers"))
+        made_from = _made_from(state)
         cached = state.get(_FILTERED_ATTR)
         if cached is not None and cached[0] is hook and _same(cached[1], made_from):
             return cached[2]
@@ -227,12 +227,15 @@ def _once_per_request(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
         result = hook(request)
         state[_FILTERED_ATTR] = (hook, made_from, result)
         if result is not None and result is not request:  # vcrpy filters the copy again: it is final
-            copied = result.__dict__
-            done = (copied.get("method"), copied.get("_uri"), copied.get("_body"), copied.get("_headers"))
-            copied[_FILTERED_ATTR] = (hook, done, result)
+            result.__dict__[_FILTERED_ATTR] = (hook, _made_from(result.__dict__), result)
         return result
 
     return filtered
+
+
+def _made_from(state: dict[str, Any]) -> tuple[Any, ...]:
+    """What a vcrpy request's filtered copy derives from: method, URL, body and headers."""
+    return (state.get("method"), state.get("_uri"), state.get("_body"), state.get("_headers"))
 
 
 def _same(made_from: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
