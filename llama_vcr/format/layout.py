@@ -18,37 +18,19 @@ whitespace differs from the indented layout, so files written either way read th
 from __future__ import annotations
 
 import json
-import json.encoder
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from .wire import compact_encoder
 
 _INDENT = "  "
 #: A lone surrogate left in the text (with ``ensure_ascii=False`` it is written raw): no UTF-8 form.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _line_encoder(ensure_ascii: bool) -> Callable[[Any], str]:
-    """Compact JSON (``", "`` and ``": "``) of one value, from one prebuilt encoder: ``json.dumps``
-    builds a new one per call, most of the cost of a small chunk."""
-    encoder = json.JSONEncoder(ensure_ascii=ensure_ascii)
-    make: Any = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # (no C accelerator)
-        return encoder.encode
-    escape = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
-    # (no circular-reference markers: a document is parsed JSON, and a shared markers dict could
-    # keep stale entries after an error)
-    c_encoder = make(None, encoder.default, escape, None, ": ", ", ", False, False, True)
-
-    def encode(value: Any) -> str:
-        if isinstance(value, (dict, list)):
-            return "".join(c_encoder(value, 0))
-        return encoder.encode(value)
-
-    return encode
-
-
-_LINE = {False: _line_encoder(False), True: _line_encoder(True)}
+#: One chunk's line: compact JSON with ``json.dumps``' default separators (one prebuilt encoder).
+_LINE = {ascii: compact_encoder(ensure_ascii=ascii, separators=(", ", ": ")) for ascii in (False, True)}
 
 
 class Line(str):

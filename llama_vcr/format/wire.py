@@ -308,26 +308,37 @@ def encode_json(value: Any, rule: TypeRule | None) -> Any:
     return envelope(value, rule.body)
 
 
-_WIRE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-# The C encoder, built once (json.dumps builds a new one per call: half the cost of a small chunk).
-_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
-_C_ENCODER = (
-    _MAKE_ENCODER(
-        None, _WIRE_ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    if _MAKE_ENCODER is not None
-    else None
-)
+def compact_encoder(
+    *, ensure_ascii: bool = False, separators: tuple[str, str] = (",", ":")
+) -> Callable[[Any], str]:
+    """JSON text of one value (no indent) from one prebuilt C encoder: ``json.dumps`` builds a new
+    encoder per call, half the cost of a small chunk. ``separators`` as ``json.dumps`` takes them."""
+    encoder = json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators)
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # (no C accelerator)
+        return encoder.encode
+    escape = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    item_separator, key_separator = separators
+    # (no circular-reference markers: values are parsed JSON, and a shared markers dict could keep
+    # stale entries after an error)
+    c_encoder = make(None, encoder.default, escape, None, key_separator, item_separator, False, False, True)
+
+    def encode(value: Any) -> str:
+        if isinstance(value, (dict, list)):
+            return "".join(c_encoder(value, 0))
+        return encoder.encode(value)
+
+    return encode
+
+
+#: Compact JSON as the APIs send it (``,`` and ``:``, non-ASCII as is).
+_WIRE_TEXT = compact_encoder()
 
 
 def dump_json(value: Any) -> bytes:
     """Compact JSON bytes (UTF-8). A lone surrogate (``"\\ud800"`` in a file) has no UTF-8 form: the
     JSON is then written with ``\\uXXXX`` escapes, as the server that sent it must have."""
-    if _C_ENCODER is not None and isinstance(value, (dict, list)):
-        chunks: tuple[str, ...] = _C_ENCODER(value, 0)
-        text = "".join(chunks)
-    else:
-        text = _WIRE_ENCODER.encode(value)
+    text = _WIRE_TEXT(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
@@ -359,8 +370,8 @@ def _envelopes_bytes(chunks: list[Any], done: bool) -> bytes | None:
     """:func:`stream_bytes` of a stream of plain envelopes (``{"__type__", "__data__"}`` with a JSON
     object inside: what a typed stream holds) built as one text and encoded once, or None for any
     other stream (or one with a lone surrogate): those take the general path."""
-    encode = _C_ENCODER
-    if encode is None or not all(
+    encode = _WIRE_TEXT
+    if not all(
         type(chunk) is dict and chunk.keys() == _PLAIN_ENVELOPE and type(chunk[DATA_KEY]) is dict
         for chunk in chunks
     ):
@@ -369,7 +380,7 @@ def _envelopes_bytes(chunks: list[Any], done: bool) -> bytes | None:
     try:
         for start in range(0, len(chunks), _BATCH):  # (in batches: the text is never whole)
             batch = chunks[start : start + _BATCH]
-            text = "".join(["data: " + "".join(encode(chunk[DATA_KEY], 0)) + "\n\n" for chunk in batch])
+            text = "".join(["data: " + encode(chunk[DATA_KEY]) + "\n\n" for chunk in batch])
             pieces.append(line_safe(text.encode("utf-8")))  # (only the JSON holds separators)
     except UnicodeEncodeError:
         return None
