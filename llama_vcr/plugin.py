@@ -1,4 +1,6 @@
-"""The pytest plugin: options, hooks into pytest-recording, and replay-miss reporting.
+"""The pytest plugin's hooks: options, each test's configuration of pytest-recording's VCR, when
+its recordings are saved, and replay mode's network block. What a test's reports show is in
+``_test_reports``, the stash keys in ``_keys``.
 
 Installed through the ``pytest11`` entry point, so installing llama-vcr is enough: every
 ``@pytest.mark.vcr`` test then records to and replays from llama-vcr recordings.
@@ -20,34 +22,40 @@ pytest.register_assert_rewrite("vcr.matchers")
 
 from . import _fixtures
 from ._canonical import BodyRules, Canonicalizer
-from ._errors import ExpiredRecordingsWarning, UnusedRecordingsWarning, messages_in
 from ._headers import ResponseHeaders
+from ._keys import (
+    CANONICALIZER_KEY,
+    CODEC_KEY,
+    INTERRUPTED_KEY,
+    ITEM_KEY,
+    MAX_AGE_KEY,
+    MAX_FILE_SIZE_KEY,
+    NETWORK_KEY,
+    POLICY_KEY,
+    RECORDINGS_KEY,
+    REPORTS_KEY,
+    RESPONSE_HEADERS_KEY,
+)
 from ._normalize import Normalizer
 from ._options import INI_OPTIONS
 from ._redact import Redactor
+from ._test_reports import (
+    NetworkReport,
+    SessionSummary,
+    after_replay,
+    attach_counts,
+    mask_failure,
+    report_misses,
+    report_tolerated,
+    session_redactor,
+)
 from ._vcrpy import Recordings
 
 if TYPE_CHECKING:  # vcrpy (~80 ms) is imported at the first vcr test, not when pytest starts
     from vcr import VCR
 
-    from ._network import AllowedHosts, NetworkPolicy
+    from ._network import AllowedHosts
     from .format.codec import RecordingCodec
-
-CANONICALIZER_KEY = pytest.StashKey["tuple[Canonicalizer, Normalizer]"]()
-CODEC_KEY = pytest.StashKey["RecordingCodec"]()
-RESPONSE_HEADERS_KEY = pytest.StashKey[ResponseHeaders]()
-ITEM_KEY = pytest.StashKey[pytest.Item]()
-RECORDINGS_KEY = pytest.StashKey[Recordings]()
-#: A test's reports so far, by phase ("setup", "call", "teardown").
-REPORTS_KEY = pytest.StashKey["dict[str, pytest.TestReport]"]()
-#: Set when the session is interrupted (Ctrl-C, SIGINT, pytest.exit()): nothing is saved after it.
-INTERRUPTED_KEY = pytest.StashKey[bool]()
-MAX_AGE_KEY = pytest.StashKey["float | None"]()
-MAX_FILE_SIZE_KEY = pytest.StashKey[int]()
-NETWORK_KEY = pytest.StashKey["AllowedHosts"]()
-POLICY_KEY = pytest.StashKey["NetworkPolicy"]()
-#: How many of a test's tolerated replays its reports already show.
-TOLERATED_SHOWN_KEY = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -107,49 +115,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(SessionSummary(), "llama_vcr.summary")
     if not config.pluginmanager.has_plugin("llama_vcr.interrupts"):
         config.pluginmanager.register(InterruptWatch(config), "llama_vcr.interrupts")
-
-
-#: Attribute of a teardown report carrying its test's counts (survives pytest-xdist's transport).
-COUNTS_ATTR = "llama_vcr_counts"
-
-
-class SessionSummary:
-    """Adds up each test's recording counts and prints one line at the end of the session:
-    ``llama-vcr: 12 replayed, 3 written, 1 removed, 2 unused, 0 expired``, and ``, 2 tolerated``
-    when replays matched only by tolerant matching; nothing if no test touched recordings. Counts
-    arrive on teardown reports, so pytest-xdist workers' are included."""
-
-    KEYS = ("replayed", "written", "removed", "unused", "expired", "tolerated")
-    #: Shown only when not zero (tolerant matching is opt-in).
-    OPTIONAL = ("tolerated",)
-
-    def __init__(self) -> None:
-        self.totals = dict.fromkeys(self.KEYS, 0)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        counts = getattr(report, COUNTS_ATTR, None)
-        if isinstance(counts, dict):
-            for key in self.KEYS:
-                self.totals[key] += int(counts.get(key, 0))
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if any(self.totals.values()):
-            keys = [key for key in self.KEYS if key not in self.OPTIONAL or self.totals[key]]
-            parts = ", ".join(f"{self.totals[key]} {key}" for key in keys)
-            terminalreporter.write_line(f"llama-vcr: {parts}")
-
-
-def _counts(item: pytest.Item, recordings: Recordings) -> dict[str, int]:
-    max_age = item.config.stash.get(MAX_AGE_KEY, None)
-    replaying = recordings.replaying
-    return {
-        "replayed": recordings.replayed(),
-        "written": recordings.written,
-        "removed": recordings.removed,
-        "unused": len(recordings.unused()) if replaying else 0,
-        "expired": len(recordings.expired(max_age)) if replaying and max_age is not None else 0,
-        "tolerated": len(recordings.tolerated),
-    }
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -225,7 +190,7 @@ def _replays_existing_cassette(item: pytest.Item, vcr: VCR, merged: dict[str, An
         return False
     root = item.config.rootpath / item.config.getini("llama_vcr_cassette_dir")
     max_size = item.config.stash.get(MAX_FILE_SIZE_KEY, None)
-    mask = _redactor(item.config).mask
+    mask = session_redactor(item.config).mask
     replay_existing(vcr, cassette, test_id=item.nodeid, cassette_root=root, mask=mask, max_size=max_size)
     return True
 
@@ -293,122 +258,23 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
                 recordings.discard()
 
 
-def _after_replay(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Unused and expired recordings of a test that passed in replay mode: warn or fail."""
-    recordings = item.stash.get(RECORDINGS_KEY, None)
-    if recordings is None or not recordings.replaying:
-        return
-    problems: list[tuple[str, str, type[Warning]]] = []
-    unused = recordings.unused()
-    if unused:
-        names = ", ".join(path.name for path in unused)
-        problems.append(
-            (
-                item.config.getini("llama_vcr_unused"),
-                f"{item.nodeid} did not replay {len(unused)} of its recordings ({names}); the test no longer "
-                "sends these requests. Re-record it with --record-mode=rewrite to remove them.",
-                UnusedRecordingsWarning,
-            )
-        )
-    max_age = item.config.stash.get(MAX_AGE_KEY, None)
-    expired = recordings.expired(max_age) if max_age is not None else []
-    if expired:
-        oldest = max(age for _, age in expired)
-        problems.append(
-            (
-                item.config.getini("llama_vcr_expired"),
-                f"{item.nodeid} replayed {len(expired)} recording(s) older than {max_age:g} days (oldest: "
-                f"{oldest} days); re-record it against the real API with --record-mode=rewrite.",
-                ExpiredRecordingsWarning,
-            )
-        )
-    for action, message, category in problems:
-        if action == "ignore":
-            continue
-        if action != "fail":
-            try:
-                item.warn(category(_redactor(item.config).mask(message)))
-                continue
-            except Warning:  # ``filterwarnings = error``: it fails this test, never the session
-                message += " (raised as an error by the warning filters)"
-        report.outcome = "failed"
-        report.longrepr = f"llama-vcr: {_redactor(item.config).mask(message)}"
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     item.stash.setdefault(REPORTS_KEY, {})[call.when] = report
     if call.when == "call" and report.passed:
-        _after_replay(item, report)
+        after_replay(item, report)
     recordings = item.stash.get(RECORDINGS_KEY, None)
     if recordings is not None:
-        _report_tolerated(item, recordings, report)
+        report_tolerated(item, recordings, report)
     if recordings is not None and call.when == "teardown":  # the cassette has saved by now
         _finish_saving(item, recordings, report)
-        counts = _counts(item, recordings)
-        if any(counts.values()):
-            setattr(report, COUNTS_ATTR, counts)
+        attach_counts(item, recordings, report)
     if recordings is not None and recordings.misses and report.failed:
-        from ._vcrpy.miss import RecordingNotFound
-
-        raised = messages_in(call.excinfo.value if call.excinfo is not None else None, RecordingNotFound)
-        if raised:  # pytest's one-line summary: the miss's first line, not the exception's module path
-            _summarise(report, raised[0])
-        swallowed = [message for message in recordings.misses if message not in raised]
-        if swallowed:  # a miss the test caught (or an SDK wrapped) still shows, once
-            report.sections.append(("llama-vcr replay misses", "\n\n".join(swallowed)))
-        recordings.misses.clear()
+        report_misses(report, recordings, call)
     if recordings is not None and report.failed:
-        _mask_failure(report, _redactor(item.config))
+        mask_failure(report, session_redactor(item.config))
     return report
-
-
-def _report_tolerated(item: pytest.Item, recordings: Recordings, report: pytest.TestReport) -> None:
-    """Replays tolerant matching let through since the last phase: a "llama-vcr tolerated
-    differences" section of this phase's report (shown by ``-rP`` for a passed test, always for a
-    failed one). Never a warning: ``filterwarnings = error`` must not turn it into a failure."""
-    shown = item.stash.get(TOLERATED_SHOWN_KEY, 0)
-    new = recordings.tolerated[shown:]
-    if new:
-        item.stash[TOLERATED_SHOWN_KEY] = shown + len(new)
-        text = _redactor(item.config).mask("\n".join(new))
-        report.sections.append(("llama-vcr tolerated differences", text))
-
-
-def _redactor(config: pytest.Config) -> Redactor:
-    canonicalizer = config.stash.get(CANONICALIZER_KEY, None)
-    return canonicalizer[0].redactor if canonicalizer is not None else Redactor.from_names()
-
-
-def _mask_failure(report: pytest.TestReport, redactor: Redactor) -> None:
-    """A vcr test's failure as pytest shows it (terminal, junit XML): every secret the redaction
-    policy knows masked, in the traceback's source lines, function arguments and messages."""
-    import dataclasses
-
-    redaction = redactor.redaction(mask=True)
-
-    def masked(value: Any, depth: int = 0) -> Any:
-        if isinstance(value, str):
-            return redaction.text(value)
-        if depth > 10:
-            return value
-        if isinstance(value, list):
-            value[:] = [masked(item, depth + 1) for item in value]
-        elif isinstance(value, tuple):
-            return tuple(masked(item, depth + 1) for item in value)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            for field in dataclasses.fields(value):
-                setattr(value, field.name, masked(getattr(value, field.name), depth + 1))
-        return value
-
-    report.longrepr = masked(report.longrepr)
-
-
-def _summarise(report: pytest.TestReport, message: str) -> None:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None and hasattr(crash, "message"):
-        crash.message = message.splitlines()[0]
 
 
 def _allowed_hosts(config: pytest.Config) -> AllowedHosts:
@@ -449,24 +315,3 @@ def _llama_vcr_replay_offline(request: pytest.FixtureRequest, vcr: Any) -> Gener
         config.pluginmanager.register(NetworkReport(), "llama_vcr.network")
     with blocking(policy):
         yield
-
-
-class NetworkReport:
-    """A failed test's report gets a "llama-vcr network blocked" section for each refusal its
-    failure does not show (a client that swallowed the error, or retried and wrapped it)."""
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, Any, Any]:
-        report = yield
-        policy: NetworkPolicy | None = item.stash.get(POLICY_KEY, None)
-        if policy is not None and policy.refused and report.failed:
-            from ._network import NetworkBlocked
-
-            shown = messages_in(call.excinfo.value if call.excinfo is not None else None, NetworkBlocked)
-            hidden = [message for message in dict.fromkeys(policy.refused) if message not in shown]
-            if hidden:
-                report.sections.append(("llama-vcr network blocked", "\n\n".join(hidden)))
-            policy.refused.clear()
-        return report
