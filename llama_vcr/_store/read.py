@@ -136,14 +136,15 @@ def read_document(
     """A recording file's document (``root``, ``max_size``: see :func:`read_recording`); raises
     :class:`~llama_vcr.RecordingError` naming the file and what is wrong (the field, if one is).
 
-    The document is strict JSON with a ``request`` and a ``response`` object; its fields are
-    checked when it is decoded (``codec.decode``).
+    The document is strict JSON in UTF-8 with a ``request`` and a ``response`` object; its fields
+    are checked when it is decoded (``codec.decode``). The file's bytes are parsed as they are
+    (no text copy of a big file is made unless the file is refused).
     """
-    return document_of(path, read_recording_text(path, root=root, max_size=max_size), codec)
+    return document_of(path, read_recording(path, root=root, max_size=max_size), codec)
 
 
-def document_of(path: Path, text: str, codec: RecordingCodec) -> dict[str, Any]:
-    """The document of a recording file's ``text`` (see :func:`read_document`)."""
+def document_of(path: Path, text: str | bytes, codec: RecordingCodec) -> dict[str, Any]:
+    """The document of a recording file's ``text`` or bytes (see :func:`read_document`)."""
     if not text.strip():
         raise RecordingError(path, "the file is empty")
     try:

@@ -24,9 +24,9 @@ from . import layout
 from .envelopes import REGISTRY, TypeRegistry
 from .framing import FRAMING_KEY, NDJSON, encode_body, header_framing
 from .llama_stack import NotReplayableError, from_llama_stack
+from .strict_json import parse as parse_strict
 from .transport import TRANSPORT_ERROR_KEY, check_transport_error, decode_arrived, whole_frames
 from .validate import check_recording, check_replay
-from .validate import parse as parse_strict
 from .wire import (
     BYTES_KEY,
     RecordingFormatError,
@@ -229,10 +229,11 @@ class RecordingCodec:
         written with ASCII escapes, so the file is always UTF-8."""
         return layout.dumps(document)
 
-    def deserialize(self, text: str) -> dict[str, Any]:
-        """A recording's document from its text: strict JSON (no duplicate keys, ``NaN``, or nesting
-        beyond ``validate.MAX_DEPTH``) with a ``request`` and a ``response`` object. Raises
-        :class:`RecordingFormatError`; the fields are checked by :meth:`decode`."""
+    def deserialize(self, text: str | bytes) -> dict[str, Any]:
+        """A recording's document from its text (or its UTF-8 bytes): strict JSON (no duplicate
+        keys, ``NaN``, or nesting beyond ``strict_json.MAX_DEPTH``) with a ``request`` and a
+        ``response`` object. Raises :class:`RecordingFormatError`; the fields are checked by
+        :meth:`decode`."""
         document = parse_strict(text)
         if not isinstance(document, dict) or not isinstance(document.get("request"), dict):
             raise RecordingFormatError("not a recording: no 'request' object")

@@ -1,4 +1,4 @@
-"""Recordings are untrusted input: strict JSON, and the checks a recording must pass to load.
+"""The checks a recording must pass to load: recordings are untrusted input.
 
 A recording may come from a pull request that only touches ``cassettes/``. Whatever replay will
 use is checked when the file is loaded, so that a corrupt file fails then, with a
@@ -6,9 +6,9 @@ use is checked when the file is loaded, so that a corrupt file fails then, with 
 (``response.status: 'OK' is not an HTTP status code``), and never later: not as a raw Python
 exception, nor deep inside an SDK while the lazily built wire bytes are replayed.
 
-- :func:`parse`: JSON text -> value, refusing what :func:`json.loads` lets through: duplicate keys,
-  ``NaN`` / ``Infinity``, nesting deeper than :data:`MAX_DEPTH`, integers with more digits than
-  Python converts (and never letting a ``RecursionError`` out).
+The text was parsed by :func:`~llama_vcr.format.strict_json.parse` (duplicate keys, ``NaN`` /
+``Infinity`` and over-deep nesting refused); this module checks the value:
+
 - :func:`check_recording`: the types of every field a llama-vcr or llama-stack file has, before
   :func:`~llama_vcr.format.llama_stack.from_llama_stack` reads it.
 - :func:`check_replay`: what ``codec.decode`` and the wire framing need, once the document is in
@@ -17,32 +17,25 @@ exception, nor deep inside an SDK while the lazily built wire bytes are replayed
 
 The checks are hand-written and touch only the fields replay uses (the JSON Schema, which
 ``llama-vcr verify`` applies, is too slow to run for every file a test loads). Unknown fields are
-allowed (llama-stack files carry some).
+allowed (llama-stack files carry some). Both raise :class:`RecordingFormatError` naming the field.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
-import sys
 from collections.abc import Mapping
-from itertools import chain, compress
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 from .envelopes import DATA_KEY, TYPE_KEY, UNTYPED_KEY
 from .framing import FRAMINGS
 from .sdk_build import REASONS
+from .strict_json import _at, _fail, _show
 from .transport import check_transport_error
 from .wire import BYTES_KEY, EVENT_KEY, TEXT_KEY, RecordingFormatError
-
-#: Deepest nesting of arrays and objects a recording may have (the document itself is level 1).
-#: Far beyond any API payload, and far below what recursive code (the SDKs' parsers and models,
-#: llama-vcr's canonical form, the JSON Schema validator) can take without a ``RecursionError``.
-MAX_DEPTH = 100
 
 _MARKERS = frozenset({TYPE_KEY, DATA_KEY, TEXT_KEY, BYTES_KEY, EVENT_KEY, UNTYPED_KEY})
 _ENVELOPE_KEYS = frozenset({TYPE_KEY, DATA_KEY, EVENT_KEY, UNTYPED_KEY})
@@ -57,26 +50,6 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\t -~]*")
 _LINE_BREAK = re.compile(r"[\r\n]")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # (header names read better dotted too)
-
-
-def _fail(where: str, problem: str) -> NoReturn:
-    raise RecordingFormatError(f"{where}: {problem}" if where else problem)
-
-
-def _at(where: str, key: str | int) -> str:
-    """The path of ``key`` inside ``where``: ``response.body[0].__data__``."""
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    if _IDENTIFIER.fullmatch(key):
-        return f"{where}.{key}" if where else key
-    return f"{where}[{_show(key)}]"
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    """A short ``repr`` (control characters escaped, so a message is safe to print)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _kind(value: Any) -> str:
@@ -89,154 +62,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return "an array" if isinstance(value, list) else "an object"
-
-
-# --- strict JSON -----------------------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    """A duplicate key or a non-standard constant: :func:`_explain` finds where, off the fast path."""
-
-
-def _constant(name: str) -> Any:
-    raise _Refused
-
-
-def _strict() -> json.JSONDecoder:
-    """A decoder refusing duplicate keys and ``NaN`` / ``Infinity`` (:class:`_Refused`), whose
-    objects share one string per equal value: a stream's 100,000 chunks repeat their type name,
-    model and ids (a third of its parsed size). One per parse: the strings are not kept after."""
-    strings: dict[str, str] = {}
-    intern = strings.setdefault
-
-    def pairs(pairs: list[tuple[str, Any]], _dict: Any = dict, _len: Any = len, _str: Any = str) -> Any:
-        obj = _dict(pairs)
-        if _len(obj) != _len(pairs):
-            raise _Refused
-        for key, value in pairs:
-            if type(value) is _str:
-                obj[key] = intern(value, value)
-        return obj
-
-    return json.JSONDecoder(object_pairs_hook=pairs, parse_constant=_constant)
-
-
-def parse(text: str) -> Any:
-    """The JSON value of ``text``; raises :class:`RecordingFormatError` saying what and where."""
-    if text.startswith("\ufeff"):
-        raise RecordingFormatError(
-            "not valid JSON: the file starts with a byte order mark (save it as UTF-8 without)"
-        )
-    refused = too_deep = False
-    try:
-        value = _strict().decode(text)
-    except _Refused:
-        refused = True
-    except RecursionError:  # deeper than the C parser goes (~1,000 levels)
-        too_deep = True
-    except json.JSONDecodeError as exc:
-        raise RecordingFormatError(f"not valid JSON: {exc}") from None
-    except ValueError:  # int() refuses a number with more digits than its limit
-        limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()
-        raise RecordingFormatError(f"not valid JSON: a number with more than {limit} digits") from None
-    if refused:
-        _explain(text)
-    if too_deep or (text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH)):
-        _too_deep(text)
-    return value
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels deep: level by level, iterating
-    in C (``chain``, ``compress``) over every value of the level's containers."""
-    level = [value] if type(value) is dict or type(value) is list else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        items = list(chain.from_iterable([item.values() if type(item) is dict else item for item in level]))
-        level = list(compress(items, map(_IS_CONTAINER, map(type, items))))
-    return False
-
-
-_IS_CONTAINER = frozenset({dict, list}).__contains__
-
-
-class _Duplicate(dict):  # type: ignore[type-arg]
-    key: str = ""
-
-
-class _Constant:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def _marking_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) == len(pairs):
-        return obj
-    seen: set[str] = set()
-    marked = _Duplicate(obj)
-    marked.key = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-    return marked
-
-
-def _explain(text: str) -> NoReturn:
-    """Raise the error for the first duplicate key or ``NaN``/``Infinity`` in ``text``, with its path."""
-    try:
-        value = json.JSONDecoder(object_pairs_hook=_marking_pairs, parse_constant=_Constant).decode(text)
-    except RecursionError:
-        _too_deep(text)
-    except ValueError as exc:  # (the first problem was a duplicate or a constant: never expected)
-        raise RecordingFormatError(f"not valid JSON: {exc}") from None
-    stack: list[tuple[str, Any]] = [("", value)]
-    while stack:  # depth first, in document order
-        where, item = stack.pop()
-        if isinstance(item, _Constant):
-            _fail(where, f"{item.name} is not a JSON number")
-        if isinstance(item, _Duplicate):
-            _fail(where or "the top-level object", f"duplicate key {_show(item.key)}")
-        if isinstance(item, dict):
-            stack.extend((_at(where, key), child) for key, child in reversed(item.items()))
-        elif isinstance(item, list):
-            stack.extend((_at(where, index), child) for index, child in reversed(list(enumerate(item))))
-    raise RecordingFormatError("not valid JSON: a duplicate key or a NaN/Infinity")  # (not reached)
-
-
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
-
-
-def _too_deep(text: str) -> NoReturn:
-    """Raise the error for nesting deeper than :data:`MAX_DEPTH`, naming where it starts."""
-    frames: list[list[Any]] = []  # [kind, key or index] per open array/object
-    last_string = ""
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token in "[{":
-            if len(frames) >= MAX_DEPTH:
-                parts = [frame[1] for frame in frames[:6] if frame[1] is not None]
-                where = ""
-                for part in parts:
-                    where = _at(where, part)
-                where = (where or "the document") + ("…" if len(frames) > 6 else "")
-                _fail(where, f"arrays and objects nested more than {MAX_DEPTH} levels deep")
-            frames.append([token, 0 if token == "[" else None])
-        elif token in "]}":
-            if frames:
-                frames.pop()
-        elif token == ",":
-            if frames:
-                frames[-1][1] = frames[-1][1] + 1 if frames[-1][0] == "[" else None
-        elif token == ":":
-            if frames and frames[-1][0] == "{":
-                try:
-                    frames[-1][1] = json.loads(last_string)
-                except ValueError:
-                    frames[-1][1] = last_string
-        else:
-            last_string = token
-    _fail("", f"arrays and objects nested more than {MAX_DEPTH} levels deep")
 
 
 # --- fields -------------------------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def _finite_float(text: str) -> float:
 def loads_wire(text: str, decoder: json.JSONDecoder | None = None) -> Any:
     """JSON that came over the wire, if a recording can hold it as JSON; ``ValueError`` otherwise.
 
-    A recording is strict JSON in UTF-8 (``format/validate.py`` refuses ``NaN``/``Infinity`` and
+    A recording is strict JSON in UTF-8 (``format/strict_json.py`` refuses ``NaN``/``Infinity`` and
     the file cannot hold a lone surrogate), so a body with ``-Infinity`` (vLLM logprobs) or half an
     emoji (``"\\ud83d"``) is refused here and stored as ``{"__text__": ...}`` instead: it then
     replays byte for byte. ``decoder``: one from :func:`sharing_decoder`.

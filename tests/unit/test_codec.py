@@ -217,7 +217,7 @@ def test_what_strict_json_cannot_hold_is_stored_as_text_and_loads(number: str) -
     stored as the text that was sent, so the file loads and replays byte for byte."""
     from vcr.request import Request
 
-    from llama_vcr.format.validate import parse
+    from llama_vcr.format.strict_json import parse
 
     text = '{"model": "m", "temperature": ' + number + "}"
     request = Request("POST", "https://api.openai.com/v1/embeddings", text.encode(), {})

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from llama_vcr import CODEC
 from llama_vcr.format import layout
-from llama_vcr.format.validate import parse
+from llama_vcr.format.strict_json import parse
 
 #: The whitespace a layout writes (JSON's, not str.split()'s: "\x85" is text).
 _LAYOUT = re.compile("[ \n]")

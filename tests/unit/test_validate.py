@@ -28,7 +28,7 @@ from conftest import OFFLINE_BASE_URL
 from llama_vcr import CODEC, RecordingError, RecordingNotFound, recording_name
 from llama_vcr._store import DEFAULT_MAX_FILE_SIZE, parse_size, read_document, read_recording
 from llama_vcr._vcrpy import configure_vcr
-from llama_vcr.format.validate import MAX_DEPTH, parse
+from llama_vcr.format.strict_json import MAX_DEPTH, parse
 from llama_vcr.format.wire import RecordingFormatError
 
 TEST_ID = "tests/unit/test_validate.py::t"
