@@ -22,7 +22,8 @@ Groups (``--only``, comma-separated; default all):
     python benchmarks/run.py [--quick] [--only suite,lookup] [--profile] [--runs 5]
 
 ``--quick`` runs small sizes (a smoke run, a few minutes); ``--profile`` adds a cProfile of
-llama-vcr's replay of the suite (top 15 by cumulative time inside llama_vcr and vcr).
+llama-vcr's replay of the suite (top 15 by cumulative time inside llama_vcr and vcr) and, with
+the stream group, ``stream_load.py``: loading the big stream by phase, against vcrpy's loading.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import platform
 import pstats
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -303,7 +305,7 @@ def group_record_n(tools: dict[str, Tool], tmp: Path, sizes: Sizes) -> list[Row]
 # -- stream -----------------------------------------------------------------------------------
 
 
-def group_stream(tools: dict[str, Tool], tmp: Path, sizes: Sizes) -> list[Row]:
+def group_stream(tools: dict[str, Tool], tmp: Path, sizes: Sizes, profile: bool = False) -> list[Row]:
     names = [n for n in (*COMPETITORS, "floor") if tools[n].error is None]
     modules = {"test_big_stream.py": _projects.STREAM_TEST}
     n = str(sizes.chunks)
@@ -353,7 +355,19 @@ def group_stream(tools: dict[str, Tool], tmp: Path, sizes: Sizes) -> list[Row]:
     if "llama-vcr" in projects and "floor" in projects:
         what = f"{sizes.chunks:,}-chunk stream"
         rows.append(disk_row(projects["llama-vcr"], projects["floor"], "disk-big", what))
+    if profile and "llama-vcr" in projects and "vcrpy" in projects:
+        print_stream_load(projects["llama-vcr"], projects["vcrpy"])
     return rows
+
+
+def print_stream_load(ours: Project, vcrpy: Project) -> None:
+    """``stream_load.py`` on the stream group's recordings, in llama-vcr's environment: where
+    loading the stream goes, by phase, against vcrpy's loading of its cassette."""
+    (directory,) = {path.parent for path in ours.recordings()}
+    (cassette,) = vcrpy.recordings()
+    script = Path(__file__).with_name("stream_load.py")
+    command = [str(ours.tool.python), str(script), str(directory), str(cassette)]
+    subprocess.run(command, check=True, cwd=_envs.ROOT)
 
 
 # -- lookup -----------------------------------------------------------------------------------
@@ -503,7 +517,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated groups of {GROUPS}")
-    parser.add_argument("--profile", action="store_true", help="cProfile llama-vcr's suite replay")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the suite's replay; the stream's load by phase"
+    )
     parser.add_argument("--tests", type=int, help="tests in the suite (default 200; quick 40)")
     parser.add_argument("--runs", type=int, help="replay rounds of the suite (default 5; quick 3)")
     parser.add_argument("--chunks", type=int, help="chunks of the big stream (default 100,000)")
@@ -521,7 +537,7 @@ def main() -> int:
     groups = [g.strip() for g in args.only.split(",") if g.strip()]
     if unknown := set(groups) - set(GROUPS):
         parser.error(f"unknown group(s) {sorted(unknown)}; choose from {GROUPS}")
-    if args.profile and "suite" not in groups:
+    if args.profile and not {"suite", "stream"} & set(groups):
         groups.insert(0, "suite")
 
     tools = _envs.tools()
@@ -547,7 +563,7 @@ def main() -> int:
                 elif group == "record-n":
                     rows += group_record_n(tools, Path(tmp), sizes)
                 elif group == "stream":
-                    rows += group_stream(tools, Path(tmp), sizes)
+                    rows += group_stream(tools, Path(tmp), sizes, args.profile)
                 else:
                     rows += group_lookup(tools, Path(tmp), sizes)
             except Exception as error:  # one group failing leaves the others' rows
