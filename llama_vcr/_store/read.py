@@ -145,7 +145,7 @@ def read_document(
 
 def document_of(path: Path, text: str | bytes, codec: RecordingCodec) -> dict[str, Any]:
     """The document of a recording file's ``text`` or bytes (see :func:`read_document`)."""
-    if not text.strip():
+    if _blank(text):
         raise RecordingError(path, "the file is empty")
     try:
         return codec.deserialize(text)
@@ -153,6 +153,19 @@ def document_of(path: Path, text: str | bytes, codec: RecordingCodec) -> dict[st
         raise RecordingError(path, str(exc)) from exc
     except RecursionError as exc:  # (deserialize bounds the nesting: never expected)
         raise RecordingError(path, "arrays and objects nested too deep") from exc
+
+
+#: ASCII whitespace, then the first byte of a JSON value: a file that is not blank (no copy made).
+_VALUE_START = re.compile(rb'[ \t\n\r\x0b\x0c]*[\[{"tfn0-9-]')
+
+
+def _blank(text: str | bytes) -> bool:
+    """Whether ``text`` is only whitespace (Unicode's, as ``str.strip`` sees it, for bytes too)."""
+    if isinstance(text, str):
+        return not text.strip()
+    if _VALUE_START.match(text):
+        return False
+    return not text.decode("utf-8", "replace").strip()
 
 
 def age_in_days(recorded_at: object) -> int | None:

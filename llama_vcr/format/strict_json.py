@@ -108,21 +108,39 @@ def parse(text: str | bytes) -> Any:
     reference, which gives the error its message; so this function refuses exactly what
     :func:`_parse_text` refuses, and returns equal values (tests/unit/test_strict_json.py).
     """
-    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     with _collector_paused():
-        try:
-            value = jiter.from_json(data, allow_inf_nan=False, catch_duplicate_keys=True)
-        except ValueError:
-            pass
-        else:
-            if data.count(b"[") + data.count(b"{") <= MAX_DEPTH or not _deeper_than(value, MAX_DEPTH):
-                return value
+        value = _parsed_by_jiter(text)
+        if value is not _REFUSED:
+            return value
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise RecordingFormatError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
         return _parse_text(text)
+
+
+_REFUSED = object()
+#: The longest integer jiter reads, in digits (its own limit, whatever the interpreter's is).
+_JITER_INT_DIGITS = 4300
+
+
+def _parsed_by_jiter(text: str | bytes) -> Any:
+    """``text``'s value read by jiter and no deeper than :data:`MAX_DEPTH`, or ``_REFUSED`` (then
+    :func:`_parse_text` decides). Not used when the interpreter reads fewer digits of an integer
+    than jiter does (``PYTHONINTMAXSTRDIGITS`` below 4,300): jiter would accept what
+    :func:`_parse_text` refuses, and the file would fail later, when its wire bytes are written."""
+    limit = sys.get_int_max_str_digits()
+    if 0 < limit < _JITER_INT_DIGITS:
+        return _REFUSED
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    try:
+        value = jiter.from_json(data, allow_inf_nan=False, catch_duplicate_keys=True)
+    except ValueError:
+        return _REFUSED
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        return _REFUSED  # (the value is dropped before the reference builds its own)
+    return value
 
 
 @contextmanager
@@ -132,7 +150,8 @@ def _collector_paused() -> Iterator[None]:
     Parsed JSON is a tree: it holds no reference cycle for the collector to find. Yet building a
     big one triggers it every few hundred containers, each run also traversing what was built so
     far: a 100,000-chunk stream's 500,000 containers took 1.7 s to parse and check with it, 0.6 s
-    without. Another thread's garbage made meanwhile is collected once it is back on.
+    without. Another thread's garbage made meanwhile is collected once it is back on (and a
+    ``gc.disable()`` another thread makes meanwhile is undone then: the collector has one switch).
     """
     if not gc.isenabled():
         yield

@@ -131,3 +131,32 @@ def test_valid_text_is_read_by_jiter_once(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(strict_json, "_strict", refuse)
     document = {"response": {"body": [{"__type__": "t", "__data__": {"id": "x", "n": [1, 2.5]}}] * 50}}
     assert parse(json.dumps(document).encode()) == document
+
+
+def test_an_interpreter_reading_fewer_integer_digits_than_jiter_is_followed() -> None:
+    """``PYTHONINTMAXSTRDIGITS=1000``: a 2,000-digit integer is refused at load, as the reference
+    refuses it, not accepted by jiter (whose limit is 4,300) to fail later when it is written."""
+    import sys
+
+    text = "[" + "9" * 2000 + "]"
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(1000)
+    try:
+        with pytest.raises(RecordingFormatError, match="a number with more than 1000 digits"):
+            parse(text.encode())
+    finally:
+        sys.set_int_max_str_digits(before)
+    assert parse(text.encode()) == [int("9" * 2000)]
+
+
+@pytest.mark.parametrize("content", [b"", b" \n\t", "\u00a0\n".encode(), "\u3000 \x85".encode()])
+def test_a_file_of_whitespace_is_empty_read_as_bytes_or_text(tmp_path: Any, content: bytes) -> None:
+    from llama_vcr import CODEC, RecordingError
+    from llama_vcr._store import document_of, read_document
+
+    path = tmp_path / "blank.json"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match="the file is empty"):
+        read_document(path, CODEC)
+    with pytest.raises(RecordingError, match="the file is empty"):
+        document_of(path, content.decode("utf-8"), CODEC)
