@@ -13,8 +13,10 @@ and Python's :mod:`json` reads more than JSON, and values nested deeper than lat
 - integers with more digits than Python converts (:func:`sys.get_int_max_str_digits`), and a byte
   order mark at the start of the text: refused by :mod:`json` too, here with a message that says so.
 
-A valid file costs one decode by the C parser; only a refused one is read again (:func:`_explain`,
-:func:`_too_deep`) to find where. The fields of the value are :mod:`.validate`'s to check.
+A valid file costs one read by jiter (Rust) and a walk for its depth; a file jiter refuses is read
+again by :mod:`json` (:func:`_parse_text`, the reference), and a refused one a third time
+(:func:`_explain`, :func:`_too_deep`) to find where. The fields of the value are :mod:`.validate`'s
+to check.
 
 Raises :class:`~llama_vcr.format.wire.RecordingFormatError` (``path: problem``), built by
 :func:`_fail`, :func:`_at` and :func:`_show`, which :mod:`.validate` imports for its messages too.
