@@ -80,23 +80,16 @@ def _constant(name: str) -> Any:
     raise _Refused
 
 
-def _strict() -> json.JSONDecoder:
-    """A decoder refusing duplicate keys and ``NaN`` / ``Infinity`` (:class:`_Refused`), whose
-    objects share one string per equal value: a stream's 100,000 chunks repeat their type name,
-    model and ids (a third of its parsed size). One per parse: the strings are not kept after."""
-    strings: dict[str, str] = {}
-    intern = strings.setdefault
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Refused
+    return obj
 
-    def pairs(pairs: list[tuple[str, Any]], _dict: Any = dict, _len: Any = len, _str: Any = str) -> Any:
-        obj = _dict(pairs)
-        if _len(obj) != _len(pairs):
-            raise _Refused
-        for key, value in pairs:
-            if type(value) is _str:
-                obj[key] = intern(value, value)
-        return obj
 
-    return json.JSONDecoder(object_pairs_hook=pairs, parse_constant=_constant)
+#: The reference decoder: :mod:`json`, refusing duplicate keys and ``NaN`` / ``Infinity``
+#: (:class:`_Refused`). Only files jiter refuses reach it, so it shares no strings as jiter does.
+_STRICT = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_constant=_constant)
 
 
 def parse(text: str | bytes) -> Any:
@@ -173,7 +166,7 @@ def _parse_text(text: str) -> Any:
         )
     refused = too_deep = False
     try:
-        value = _strict().decode(text)
+        value = _STRICT.decode(text)
     except _Refused:
         refused = True
     except RecursionError:  # deeper than the C parser goes (~1,000 levels)

@@ -125,10 +125,11 @@ def test_bytes_that_are_not_utf8_say_so() -> None:
 def test_valid_text_is_read_by_jiter_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path is taken: the reference's decoder is never built for a valid file."""
 
-    def refuse() -> Any:
-        raise AssertionError("the reference parser ran for a valid file")
+    class Refusing:
+        def decode(self, text: str) -> Any:
+            raise AssertionError("the reference parser ran for a valid file")
 
-    monkeypatch.setattr(strict_json, "_strict", refuse)
+    monkeypatch.setattr(strict_json, "_STRICT", Refusing())
     document = {"response": {"body": [{"__type__": "t", "__data__": {"id": "x", "n": [1, 2.5]}}] * 50}}
     assert parse(json.dumps(document).encode()) == document
 
