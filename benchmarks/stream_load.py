@@ -21,7 +21,7 @@ Everything runs in this one process, alternated, CPU medians (``time.process_tim
   msgspec, and msgspec's syntax-only pass (``msgspec.Raw`` per chunk: the only one here that
   builds no object per chunk, and so the only one that cannot see a duplicate key or the
   nesting depth). The parsers run as they do by default: with Python's cyclic garbage
-  collector on (llama-vcr's parse pauses it: see ``strict_json._collector_paused``).
+  collector on (llama-vcr's parse pauses it: see ``strict_json.collector_paused``).
 
 Nothing is asserted; the ratios are against the baseline.
 """

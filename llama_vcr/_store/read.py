@@ -131,24 +131,33 @@ def read_recording_text(path: Path, *, root: Path | None = None, max_size: int |
 
 
 def read_document(
-    path: Path, codec: RecordingCodec, *, root: Path | None = None, max_size: int | None = None
+    path: Path,
+    codec: RecordingCodec,
+    *,
+    root: Path | None = None,
+    max_size: int | None = None,
+    stream_lines: bool = False,
 ) -> dict[str, Any]:
     """A recording file's document (``root``, ``max_size``: see :func:`read_recording`); raises
     :class:`~llama_vcr.RecordingError` naming the file and what is wrong (the field, if one is).
 
     The document is strict JSON in UTF-8 with a ``request`` and a ``response`` object; its fields
     are checked when it is decoded (``codec.decode``). The file's bytes are parsed as they are
-    (no text copy of a big file is made unless the file is refused).
+    (no text copy of a big file is made unless the file is refused). ``stream_lines``: a stream's
+    chunks may be read line by line, for replay (see ``RecordingCodec.deserialize``).
     """
-    return document_of(path, read_recording(path, root=root, max_size=max_size), codec)
+    data = read_recording(path, root=root, max_size=max_size)
+    return document_of(path, data, codec, stream_lines=stream_lines)
 
 
-def document_of(path: Path, text: str | bytes, codec: RecordingCodec) -> dict[str, Any]:
+def document_of(
+    path: Path, text: str | bytes, codec: RecordingCodec, *, stream_lines: bool = False
+) -> dict[str, Any]:
     """The document of a recording file's ``text`` or bytes (see :func:`read_document`)."""
     if _blank(text):
         raise RecordingError(path, "the file is empty")
     try:
-        return codec.deserialize(text)
+        return codec.deserialize(text, stream_lines=stream_lines)
     except ValueError as exc:  # RecordingFormatError
         raise RecordingError(path, str(exc)) from exc
     except RecursionError as exc:  # (deserialize bounds the nesting: never expected)

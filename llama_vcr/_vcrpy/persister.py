@@ -44,6 +44,7 @@ from ..format import layout
 from ..format.codec import RecordingCodec, at_position, position_of
 from ..format.envelopes import check_type, envelope_types
 from ..format.llama_stack import merge_model_lists, model_list_group, not_replayable
+from ..format.stream_lines import StreamLines
 from ..format.wire import RecordingFormatError
 
 #: Key under which a loaded response remembers the file it came from.
@@ -137,7 +138,8 @@ class RecordingPersister:
     def _read(self, path: Path) -> dict[str, Any]:
         """A recording's document, read as untrusted input: a regular file inside the cassette root
         (:meth:`_root_for`), no larger than ``max_file_size``, strict JSON."""
-        return read_document(path, self.codec, root=self._root_for(path), max_size=self.max_file_size)
+        root, limit = self._root_for(path), self.max_file_size
+        return read_document(path, self.codec, root=root, max_size=limit, stream_lines=True)
 
     def _root_for(self, path: Path) -> Path:
         """Where a recording's symbolic links may lead: the cassette root if the file is below it,
@@ -158,7 +160,9 @@ class RecordingPersister:
         group = model_list_group(path)
         if group:  # (llama-stack serves even one file's list sorted)
             document = merge_model_lists([document if p == path else self._read(p) for p in group])
-        for type_name in dict.fromkeys(envelope_types(document["response"].get("body"))):
+        body = document["response"].get("body")
+        names = body.types if isinstance(body, StreamLines) else dict.fromkeys(envelope_types(body))
+        for type_name in names:
             problem = check_type(type_name)
             if problem:
                 raise RecordingError(path, problem)

@@ -24,6 +24,8 @@ from . import layout
 from .envelopes import REGISTRY, TypeRegistry
 from .framing import FRAMING_KEY, NDJSON, encode_body, header_framing
 from .llama_stack import NotReplayableError, from_llama_stack
+from .stream_lines import StreamLines
+from .stream_lines import read as read_stream_lines
 from .strict_json import parse as parse_strict
 from .transport import TRANSPORT_ERROR_KEY, check_transport_error, decode_arrived, whole_frames
 from .validate import check_recording, check_replay
@@ -229,11 +231,19 @@ class RecordingCodec:
         written with ASCII escapes, so the file is always UTF-8."""
         return layout.dumps(document)
 
-    def deserialize(self, text: str | bytes) -> dict[str, Any]:
+    def deserialize(self, text: str | bytes, *, stream_lines: bool = False) -> dict[str, Any]:
         """A recording's document from its text (or its UTF-8 bytes): strict JSON (no duplicate
         keys, ``NaN``, or nesting beyond ``strict_json.MAX_DEPTH``) with a ``request`` and a
         ``response`` object. Raises :class:`RecordingFormatError`; the fields are checked by
-        :meth:`decode`."""
+        :meth:`decode`.
+
+        ``stream_lines`` (bytes only): a stream in llama-vcr's layout is read line by line, its
+        ``response.body`` a :class:`~llama_vcr.format.stream_lines.StreamLines` (the chunks' wire
+        text, for :meth:`decode`; not a list of chunks) when every chunk line is in the usual form.
+        """
+        document = read_stream_lines(text) if stream_lines and isinstance(text, bytes) else None
+        if document is not None:
+            return document
         document = parse_strict(text)
         if not isinstance(document, dict) or not isinstance(document.get("request"), dict):
             raise RecordingFormatError("not a recording: no 'request' object")
@@ -368,15 +378,20 @@ class RecordingCodec:
             body = dump_json(raw)
         request = Request(req["method"], url, body, dict(req.get("headers") or {}))
         stored = resp["body"]
-        if ndjson:
+        done = resp.get("sse_done", True)
+        if isinstance(stored, StreamLines):  # (its chunks were checked as they were read)
+            body_of = functools.partial(stored.wire_bytes, ndjson=ndjson, done=done)
+        elif ndjson:
             body_of = functools.partial(ndjson_bytes, stored)
-            headers.setdefault("content-type", ["application/x-ndjson"])
         elif streaming:
-            done = resp.get("sse_done", True)
             body_of = functools.partial(stream_bytes, stored, done)
-            headers.setdefault("content-type", ["text/event-stream; charset=utf-8"])
         else:
             body_of = functools.partial(body_bytes, stored)
+        if ndjson:
+            headers.setdefault("content-type", ["application/x-ndjson"])
+        elif streaming:
+            headers.setdefault("content-type", ["text/event-stream; charset=utf-8"])
+        else:
             headers.setdefault("content-type", ["application/json"])
         replayed = StoredResponse(
             status={"code": status, "message": ""}, headers=headers, body=LazyBody(body_of)

@@ -2,17 +2,20 @@
 
 A document is written as ``json.dumps(document, indent=2)`` writes it, except for the chunks of a
 streamed response (``response.is_streaming`` true, ``response.body`` a non-empty list: SSE events
-or NDJSON lines): each is written compactly, with ``json.dumps``' default separators, on a line of
-its own::
+or NDJSON lines): each is written on a line of its own, compactly (``,`` and ``:``, no spaces), as
+the APIs send JSON::
 
     "body": [
-      {"__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk", "__data__": {...}},
-      {"__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk", "__data__": {...}}
+      {"__type__":"openai.types.chat.chat_completion_chunk.ChatCompletionChunk","__data__":{...}},
+      {"__type__":"openai.types.chat.chat_completion_chunk.ChatCompletionChunk","__data__":{...}}
     ],
 
 One event per line keeps a stream's file close to its size on the wire and a re-record's diff one
-line per changed event (the indented layout took ~22 lines per event, twice the wire bytes). Only
-whitespace differs from the indented layout, so files written either way read the same.
+line per changed event (the indented layout took ~22 lines per event, twice the wire bytes). A
+chunk's ``__data__`` is then the very text the wire had, which replay serves as it is
+(:mod:`.stream_lines`). Only whitespace differs from the indented layout (and from the layout of
+earlier versions, whose chunk lines had spaces after ``,`` and ``:``), so files written any of
+these ways read the same.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ _INDENT = "  "
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-#: One chunk's line: compact JSON with ``json.dumps``' default separators (one prebuilt encoder).
-_LINE = {ascii: compact_encoder(ensure_ascii=ascii, separators=(", ", ": ")) for ascii in (False, True)}
+#: One chunk's line: compact JSON as the wire has it (one prebuilt encoder).
+_LINE = {ascii: compact_encoder(ensure_ascii=ascii) for ascii in (False, True)}
 
 
 class Line(str):

@@ -103,7 +103,7 @@ def parse(text: str | bytes) -> Any:
     reference, which gives the error its message; so this function refuses exactly what
     :func:`_parse_text` refuses, and returns equal values (tests/unit/test_strict_json.py).
     """
-    with _collector_paused():
+    with collector_paused():
         value = _parsed_by_jiter(text)
         if value is not _REFUSED:
             return value
@@ -117,7 +117,7 @@ def parse(text: str | bytes) -> Any:
 
 _REFUSED = object()
 #: The longest integer jiter reads, in digits (its own limit, whatever the interpreter's is).
-_JITER_INT_DIGITS = 4300
+JITER_INT_DIGITS = 4300
 
 
 def _parsed_by_jiter(text: str | bytes) -> Any:
@@ -126,7 +126,7 @@ def _parsed_by_jiter(text: str | bytes) -> Any:
     than jiter does (``PYTHONINTMAXSTRDIGITS`` below 4,300): jiter would accept what
     :func:`_parse_text` refuses, and the file would fail later, when its wire bytes are written."""
     limit = sys.get_int_max_str_digits()
-    if 0 < limit < _JITER_INT_DIGITS:
+    if 0 < limit < JITER_INT_DIGITS:
         return _REFUSED
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     try:
@@ -139,7 +139,7 @@ def _parsed_by_jiter(text: str | bytes) -> Any:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a value is parsed and walked, if it was on.
 
     Parsed JSON is a tree: it holds no reference cycle for the collector to find. Yet building a

@@ -67,9 +67,9 @@ def test_a_streams_chunks_are_written_one_envelope_per_line() -> None:
     lines = _body_lines(text)
     assert len(lines) == len(chunks)
     assert [json.loads(line.strip().rstrip(",")) for line in lines] == chunks
-    assert lines[0] == (
-        '      {"__type__": "openai.types.chat.chat_completion_chunk.ChatCompletionChunk", '
-        '"__data__": {"id": "rec-1", "choices": [{"delta": {"content": "Hel"}}]}},'
+    assert lines[0] == (  # compact, as the wire has JSON
+        '      {"__type__":"openai.types.chat.chat_completion_chunk.ChatCompletionChunk",'
+        '"__data__":{"id":"rec-1","choices":[{"delta":{"content":"Hel"}}]}},'
     )
     # everything else keeps the indented layout
     assert text.startswith(
