@@ -12,9 +12,11 @@ Everything runs in this one process, alternated, CPU medians (``time.process_tim
   with the YAML serializer: libyaml, the stream one string), then the body's bytes;
 - **llama-vcr**: its persister loading the directory (reading, the strict parse, the checks,
   decoding), then the body's bytes (built lazily, on first use);
-- **llama-vcr by phase**: reading the file, the strict parse (``RecordingCodec.deserialize``:
-  jiter, duplicate keys, ``NaN``, nesting depth), the checks and decoding
-  (``RecordingCodec.decode``) with building the wire bytes;
+- **llama-vcr by phase**: reading the file, reading its chunk lines (``RecordingCodec.deserialize``
+  with ``stream_lines``: ``format/stream_lines.read``, each chunk's data checked by jiter and kept
+  as bytes), the checks and decoding (``RecordingCodec.decode``) with building the wire bytes;
+  and, for comparison, the whole file read as any other file is (the strict parse:
+  jiter, duplicate keys, ``NaN``, nesting depth), then decoded, as replay read a stream before;
 - **parsers** on the same file, for what any check of every chunk at load must pay at least:
   ``json.loads`` (no checks at all), jiter alone (``catch_duplicate_keys``: what llama-vcr's
   parse starts with), and, when they are installed (llama-vcr does not need them), orjson,
@@ -69,17 +71,21 @@ def _phases(path: Path) -> dict[str, Callable[[], object]]:
     import llama_vcr
     from llama_vcr._store import read_recording
 
+    codec = llama_vcr.CODEC
     data = read_recording(path)
-    document = llama_vcr.CODEC.deserialize(data)
+    document = codec.deserialize(data, stream_lines=True)
+    whole = codec.deserialize(data)
 
-    def wire() -> object:
-        _request, response = llama_vcr.CODEC.decode(document)
+    def wire(document: dict[str, Any]) -> object:
+        _request, response = codec.decode(document)
         return bytes(response["body"]["string"])
 
     return {
         "  reading the file": lambda: read_recording(path),
-        "  strict parse (deserialize)": lambda: llama_vcr.CODEC.deserialize(data),
-        "  checks + decoding + wire bytes": wire,
+        "  chunk lines (stream_lines.read)": lambda: codec.deserialize(data, stream_lines=True),
+        "  checks + decoding + wire bytes": lambda: wire(document),
+        "read whole (strict parse), as before": lambda: codec.deserialize(data),
+        "  checks + decoding + wire bytes ": lambda: wire(whole),
     }
 
 
