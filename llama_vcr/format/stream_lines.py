@@ -152,21 +152,23 @@ def _chunks(data: bytes, first: int, closed: int) -> StreamLines | None:
     if data.find(b"\r", first, last) >= 0:  # (JSON's whitespace, but a line break to SSE)
         return None
     datas: list[bytes] = []
-    events: list[bytes | None] = []
+    events: list[bytes | None] | None = None  # (made at the first event with a name)
     types: list[bytes] = []
-    named = False
     escapes = data.find(b"\\u", first, last) >= 0
     parse = jiter.from_json
     for line in _LINE.finditer(data, first, closed + 1):  # (each a whole line: see _LINE)
         name, value = line.group(1, 2)
         if name not in types:
             types.append(name)
-        event = None
         if value[-1] != 0x7D:  # not the data object's "}": an event name follows it
             value, event = _named(value)
             if value is None:
                 return None
-            named = True
+            if events is None:
+                events = [None] * len(datas)
+            events.append(event)
+        elif events is not None:
+            events.append(None)
         if value.count(b"{") + value.count(b"[") > _DATA_DEPTH:
             return None  # (perhaps only brackets in strings: the reference counts levels)
         try:
@@ -176,10 +178,9 @@ def _chunks(data: bytes, first: int, closed: int) -> StreamLines | None:
         if type(parsed) is not dict or (escapes and _foreign_escape(value)):
             return None
         datas.append(value)
-        events.append(event)
     if len(datas) != data.count(b"\n", first, last + 1):  # (a line _LINE does not match)
         return None
-    return StreamLines(datas, events if named else None, [name.decode("ascii") for name in types])
+    return StreamLines(datas, events, [name.decode("ascii") for name in types])
 
 
 def _named(value: bytes) -> tuple[bytes | None, bytes | None]:
