@@ -43,7 +43,7 @@ from .._store import (
 from ..format import layout
 from ..format.codec import RecordingCodec, at_position, position_of
 from ..format.envelopes import check_type, envelope_types
-from ..format.llama_stack import merge_model_lists, model_list_group, not_replayable
+from ..format.llama_stack import MODELS_FILE, merge_model_lists, model_list_group, not_replayable
 from ..format.stream_lines import StreamLines
 from ..format.wire import RecordingFormatError
 
@@ -139,7 +139,8 @@ class RecordingPersister:
         """A recording's document, read as untrusted input: a regular file inside the cassette root
         (:meth:`_root_for`), no larger than ``max_file_size``, strict JSON."""
         root, limit = self._root_for(path), self.max_file_size
-        return read_document(path, self.codec, root=root, max_size=limit, stream_lines=True)
+        lines = MODELS_FILE.match(path.name) is None  # (model lists are merged as parsed lists)
+        return read_document(path, self.codec, root=root, max_size=limit, stream_lines=lines)
 
     def _root_for(self, path: Path) -> Path:
         """Where a recording's symbolic links may lead: the cassette root if the file is below it,

@@ -12,10 +12,10 @@ the APIs send JSON::
 
 One event per line keeps a stream's file close to its size on the wire and a re-record's diff one
 line per changed event (the indented layout took ~22 lines per event, twice the wire bytes). A
-chunk's ``__data__`` is then the very text the wire had, which replay serves as it is
-(:mod:`.stream_lines`). Only whitespace differs from the indented layout (and from the layout of
-earlier versions, whose chunk lines had spaces after ``,`` and ``:``), so files written any of
-these ways read the same.
+chunk's ``__data__`` is then written as the wire writes JSON (after ids are normalised and secrets
+redacted), and replay serves that text as it is (:mod:`.stream_lines`). Only whitespace differs
+from the indented layout (and from the layout of earlier versions, whose chunk lines had spaces
+after ``,`` and ``:``), so files written any of these ways read the same.
 """
 
 from __future__ import annotations

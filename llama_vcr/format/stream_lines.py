@@ -7,21 +7,25 @@ APIs send it::
     {"__type__":"<class>","__data__":{...},"__event__":"<name>"}     an SSE event with a name
 
 When every chunk line of a file has one of these forms, :func:`read` checks the file a line at a
-time and keeps each chunk's ``__data__`` as the bytes the line holds: replay serves exactly those
-bytes (:meth:`StreamLines.wire_bytes`), so no chunk is built but to check it, and none is kept. The
+time and keeps each chunk's ``__data__`` as the bytes the line holds: replay serves those bytes
+(:meth:`StreamLines.wire_bytes`; U+2028, U+2029 and U+0085 escaped, as for any stream, so that a
+line reader reads one line), so no chunk is built but to check it, and none is kept. The
 chunks are as strictly checked as :func:`.strict_json.parse` and :func:`.validate.check_replay`
 check them (valid UTF-8 JSON, no duplicate key, no ``NaN`` / ``Infinity``, no nesting beyond
 :data:`.strict_json.MAX_DEPTH`, a class name, a JSON object for the SDK).
 
-:func:`read` refuses nothing itself. A file with any other line, or one a check fails, gives None,
-and the caller reads the whole file with :func:`.strict_json.parse`: the reference, which refuses
-what is wrong with its path (``response.body[7].__data__: duplicate key 'id'``). So a file loads
-here only if the reference loads it too, with the same chunks (``tests/unit/test_stream_lines.py``).
+:func:`read` refuses nothing and raises nothing itself. A file with any other line, or one a check
+fails, gives None, and the caller reads the whole file with :func:`.strict_json.parse`: the
+reference, which refuses what is wrong with its path (``response.body[7].__data__: duplicate key
+'id'``). So a file loads here only if the reference loads it too, with the same events
+(``tests/unit/test_stream_lines.py``: files llama-vcr writes replay the same bytes; any byte edit
+is declined or replays the same values).
 
 How the rest of the document is read: the chunk list (from its ``[`` to its ``]``) is replaced by a
-string no file can hold (:data:`_SENTINEL`, random per process) and that text is read by the
-reference. If the string lands at ``response.body``, the list was there: JSON's grammar lets any
-value take the place of another, so the file is that document with the chunks as its body.
+string a file cannot be made to hold (:data:`_SENTINEL`: 128 random bits, new in every process)
+and that text is read by the reference. If the string lands at ``response.body``, the list was
+there: JSON's grammar lets any value take the place of another, so the file is that document with
+the chunks as its body.
 
 Costs, for a 100,000-chunk stream (37 MiB): about 0.3 s of CPU (one jiter read of each chunk's
 data, its value dropped at once), against 1.2 s to parse the file whole and write its wire bytes
@@ -56,7 +60,7 @@ _LIST_END = b"\n    ]"
 #: has one (:func:`_named`). ``.`` is anything but a line break, so a match is one whole line: as
 #: many matches as lines, every line. (``[^\r\n]`` would refuse a carriage return too, at three
 #: times the cost: :func:`_chunks` looks for one once.)
-_LINE = re.compile(rb'(?<=\n) *\{"__type__":"([A-Za-z_][A-Za-z0-9_.]*)","__data__":(.*)\}(?:,\n|\n(?= *\]))')
+_LINE = re.compile(rb'(?<=\n) *\{"__type__":"([A-Za-z_][A-Za-z0-9_.]*)","__data__":(.+)\}(?:,\n|\n(?= *\]))')
 #: What follows a chunk's data when its event has a name (a plain token).
 _EVENT = b',"__event__":"'
 _EVENT_NAME = re.compile(rb'([A-Za-z0-9_.:-]+)"')
@@ -135,8 +139,11 @@ def read(data: bytes) -> dict[str, Any] | None:
         and "status" in document["response"]
     ):
         return None
-    with collector_paused():
-        chunks = _chunks(data, opened + 2, closed)
+    try:
+        with collector_paused():
+            chunks = _chunks(data, opened + 2, closed)
+    except Exception:  # (never expected: any surprise is the reference's to explain)
+        return None
     if chunks is None:
         return None
     document["response"]["body"] = chunks
@@ -153,13 +160,13 @@ def _chunks(data: bytes, first: int, closed: int) -> StreamLines | None:
         return None
     datas: list[bytes] = []
     events: list[bytes | None] | None = None  # (made at the first event with a name)
-    types: list[bytes] = []
+    types: dict[bytes, None] = {}  # (in the order first seen)
     escapes = data.find(b"\\u", first, last) >= 0
     parse = jiter.from_json
     for line in _LINE.finditer(data, first, closed + 1):  # (each a whole line: see _LINE)
         name, value = line.group(1, 2)
         if name not in types:
-            types.append(name)
+            types[name] = None
         if value[-1] != 0x7D:  # not the data object's "}": an event name follows it
             value, event = _named(value)
             if value is None:

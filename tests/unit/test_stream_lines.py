@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from llama_vcr import CODEC, RecordingError
 from llama_vcr._store import read_document
+from llama_vcr._vcrpy.persister import RecordingPersister
 from llama_vcr.format import layout, stream_lines
 from llama_vcr.format.framing import parse_sse
 from llama_vcr.format.stream_lines import StreamLines
@@ -253,6 +254,7 @@ def test_just_under_the_depth_limit_is_read_line_by_line() -> None:
         lambda t: t.replace(b'"__type__":"openai', b'"__type__":"open\\u0061i', 1),  # an escaped class name
         lambda t: t.replace(b'{"x":0}', b'{"x":"\\u00e9"}'),  # an escape llama-vcr does not write
         lambda t: b"\xef\xbb\xbf" + t,  # a byte order mark
+        lambda t: t.replace(b'{"x":0}', b""),  # no data at all
     ],
 )
 def test_lines_in_any_other_form_are_declined(edit: Any) -> None:
@@ -307,3 +309,15 @@ def test_a_recording_loaded_for_replay_keeps_no_parsed_chunk(tmp_path: Path) -> 
     assert all(type(data) is bytes for data in body.datas)
     assert read_document(path, CODEC)["response"]["body"][0] == _chunk({"i": 0, "text": "x" * 20})
     assert re.fullmatch(rb'(data: \{"i":\d+,"text":"x{20}"\}\n\n){50}data: \[DONE\]\n\n', _wire(document))
+
+
+def test_a_stream_named_like_a_llama_stack_model_list_is_read_whole(tmp_path: Path) -> None:
+    """The persister merges the lists of ``models-<hash>-<n>.json`` files (llama-stack's model
+    lists); such a file is read whole, so a stream named so replays as the reference merges it."""
+    path = tmp_path / "models-aaaaaaaaaaaa-00000001.json"
+    chunks = [_chunk({"id": "b", "n": 1}), _chunk({"id": "a", "n": 2}), _chunk({"id": "a", "n": 3})]
+    path.write_bytes(_file(_document(chunks)))
+    loaded = RecordingPersister(CODEC, cassette_root=tmp_path)._load_file(path)
+    assert loaded is not None
+    merged = _events(loaded[1]["body"]["string"], False)
+    assert merged[:2] == [(None, {"id": "a", "n": 3}), (None, {"id": "b", "n": 1})]
