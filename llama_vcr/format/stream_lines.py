@@ -204,10 +204,13 @@ def _foreign_escape(value: bytes) -> bool:
     """Whether ``value`` escapes a character llama-vcr writes as it is (``\\u00e9``: a file written
     with ASCII escapes, or by hand). Such a chunk is read whole, and its JSON written again as the
     wire had it, not served as the file holds it. (A control character, ``\\u001b``, is escaped by
-    every writer.)"""
+    every writer.) A ``\\u`` after an escaped backslash (``"\\\\u"``, the text ``\\u``) is no escape."""
     at = value.find(b"\\u")
     while at >= 0:
-        if not value.startswith((b"\\u000", b"\\u001"), at):
+        start = at
+        while start and value[start - 1] == 0x5C:  # (the backslashes before it)
+            start -= 1
+        if (at - start) % 2 == 0 and not value.startswith((b"\\u000", b"\\u001"), at):
             return True
-        at = value.find(b"\\u", at + 6)
+        at = value.find(b"\\u", at + 2)
     return False

@@ -144,6 +144,18 @@ def test_the_data_is_served_as_the_file_holds_it() -> None:
     assert reference is not None and _events(_wire(read), False) == _events(reference, False)
 
 
+def test_backslashes_before_a_u_are_told_from_an_escape() -> None:
+    """``"\\\\u"`` is the text ``\\u`` (written by llama-vcr, read line by line); ``"\\\\\\u00e9"`` is
+    a backslash and an escaped ``é`` (which llama-vcr writes as it is: read whole)."""
+    written = _file(_document([_chunk({"\\u": "\\\\u00e9 \\\\\\u", "b": "\x1b"})]))
+    assert b'"\\\\u"' in written and b"\\u001b" in written
+    read = stream_lines.read(written)
+    assert read is not None and _wire(read) == _reference(written)
+    escaped = written.replace(b'"b":', b'"\\\\\\u00e9":', 1)
+    assert stream_lines.read(escaped) is None
+    assert _events(_reference(escaped) or b"", False)[0][1]["\\\u00e9"] == "\x1b"
+
+
 def test_line_separators_in_the_data_are_escaped_as_the_reference_escapes_them() -> None:
     document = _document([_chunk({"text": "a\u2028b\u0085c"}), _chunk({"text": "\x1b[0m"})])
     data = _file(document)
