@@ -9,7 +9,7 @@ protocol it returns. What this package relies on beyond vcrpy's public API is li
   the cassette subclass (:mod:`.cassette`) encodes interactions as they are recorded, looks
   recordings up by key, notes what tolerant matching let through, and finds the ones a test
   never replayed;
-- ``Request.__class__`` swapped for a cheap-to-copy subclass (``format.codec.StoredRequest``);
+- ``Request.__class__`` swapped for a cheap-to-copy subclass (``format.replayed.StoredRequest``);
 - ``VCR.use_cassette`` replaced on the test's own ``VCR`` object, so that pytest-recording creates
   :class:`~.cassette.RecordingCassette`;
 - ``pytest_recording._vcr.CombinedPersister`` for extra cassettes named in ``@pytest.mark.vcr(...)``;

@@ -23,7 +23,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from .._report import tolerated_message, with_matchers_note
-from ..format.codec import StoredRequest
+from ..format.replayed import StoredRequest
 from . import DEFAULT_MATCH_ON
 from .matchers import KeyPart, RequestKey, is_tolerant, key_parts, request_key
 from .miss import RecordingNotFound

@@ -19,7 +19,7 @@ import pytest
 from vcr.request import Request
 
 from llama_vcr._canonical import canonical_request, parse_body
-from llama_vcr.format.codec import LazyBody
+from llama_vcr.format.replayed import LazyBody
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5}
 WIRE = json.dumps(BODY).encode("utf-8")
