@@ -66,7 +66,7 @@ _EVENT = b',"__event__":"'
 _EVENT_NAME = re.compile(rb'([A-Za-z0-9_.:-]+)"')
 #: Levels above a chunk's ``__data__`` value: the document, ``response``, ``body``, the envelope.
 _DATA_DEPTH = MAX_DEPTH - 4
-#: A random string no file can hold: where the chunk list was, in the text the reference reads.
+#: A random string no file can be made to hold: where the chunk list was, in the text the reference reads.
 _SENTINEL = "llama-vcr-stream-" + secrets.token_hex(16)
 
 
@@ -92,23 +92,25 @@ class StreamLines:
         What ``wire.stream_bytes`` / ``wire.ndjson_bytes`` write for the parsed chunks, except that
         a chunk's JSON is the file's own text (the same bytes for every file llama-vcr writes)."""
         datas = self.datas
+        tail = b"data: " + SSE_DONE.encode("ascii") + b"\n\n" if done and not ndjson else b""
+        if not datas:
+            return tail
+        parts = list(datas)  # (the ends take the framing: the body is joined once, not copied again)
         if ndjson:
-            body = b"\n".join(datas) + b"\n" if datas else b""
+            parts[-1] += b"\n"
+            body = b"\n".join(parts)
         elif self.events is None:
-            parts = list(datas)
             parts[0] = b"data: " + parts[0]
-            parts[-1] += b"\n\n"
+            parts[-1] += b"\n\n" + tail
             body = b"\n\ndata: ".join(parts)
         else:
-            body = b"".join(
-                [
-                    piece
-                    for data, event in zip(datas, self.events, strict=True)
-                    for piece in (b"event: " + event + b"\ndata: " if event else b"data: ", data, b"\n\n")
-                ]
-            )
-        if done and not ndjson:
-            body += b"data: " + SSE_DONE.encode("ascii") + b"\n\n"
+            pieces = [
+                piece
+                for data, event in zip(parts, self.events, strict=True)
+                for piece in (b"event: " + event + b"\ndata: " if event else b"data: ", data, b"\n\n")
+            ]
+            pieces.append(tail)
+            body = b"".join(pieces)
         return line_safe(body)
 
 
