@@ -53,14 +53,15 @@ _RESPONSE = b'\n  "response": {\n'
 _LIST_START = b'\n    "body": ['
 _LIST_END = b"\n    ]"
 
-#: A chunk line, from the start of a line (after a line break) to its end (the line break, after
-#: the comma between chunks; the last line's is followed by the list's ``]``): its class name (no
-#: escapes, so its bytes are its text; :func:`~llama_vcr.format.envelopes.check_type` judges it)
-#: and what follows ``"__data__":`` up to the envelope's ``}``: the data, and the event's name if it
-#: has one (:func:`_named`). ``.`` is anything but a line break, so a match is one whole line: as
-#: many matches as lines, every line. (``[^\r\n]`` would refuse a carriage return too, at three
-#: times the cost: :func:`_chunks` looks for one once.)
-_LINE = re.compile(rb'(?<=\n) *\{"__type__":"([A-Za-z_][A-Za-z0-9_.]*)","__data__":(.+)\}(?:,\n|\n(?= *\]))')
+#: A chunk line, from its start to its end (the line break, after the comma between chunks; the
+#: last line's is followed by the list's ``]``): its class name (no escapes, so its bytes are its
+#: text; :func:`~llama_vcr.format.envelopes.check_type` judges it) and what follows ``"__data__":``
+#: up to the envelope's ``}``: the data, and the event's name if it has one (:func:`_named`). ``.``
+#: is anything but a line break, so a match is one whole line, and :func:`_chunks` matches the
+#: lines one after another from the first: they end at the list only if every line matches.
+#: (``[^\r\n]`` would refuse a carriage return too, at three times the cost: :func:`_chunks`
+#: looks for one once.)
+_LINE = re.compile(rb' *\{"__type__":"([A-Za-z_][A-Za-z0-9_.]*)","__data__":(.+)\}(?:,\n|\n(?= *\]))')
 #: What follows a chunk's data when its event has a name (a plain token).
 _EVENT = b',"__event__":"'
 _EVENT_NAME = re.compile(rb'([A-Za-z0-9_.:-]+)"')
@@ -164,8 +165,9 @@ def _chunks(data: bytes, first: int, closed: int) -> StreamLines | None:
     events: list[bytes | None] | None = None  # (made at the first event with a name)
     types: dict[bytes, None] = {}  # (in the order first seen)
     escapes = data.find(b"\\u", first, last) >= 0
-    parse = jiter.from_json
-    for line in _LINE.finditer(data, first, closed + 1):  # (each a whole line: see _LINE)
+    parse, match, position = jiter.from_json, _LINE.match, first
+    while (line := match(data, position, closed + 1)) is not None:  # (one whole line: see _LINE)
+        position = line.end()
         name, value = line.group(1, 2)
         if name not in types:
             types[name] = None
@@ -187,7 +189,7 @@ def _chunks(data: bytes, first: int, closed: int) -> StreamLines | None:
         if type(parsed) is not dict or (escapes and _foreign_escape(value)):
             return None
         datas.append(value)
-    if len(datas) != data.count(b"\n", first, last + 1):  # (a line _LINE does not match)
+    if position != last + 1:  # (a line _LINE does not match)
         return None
     return StreamLines(datas, events, [name.decode("ascii") for name in types])
 
